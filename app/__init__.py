@@ -1,0 +1,94 @@
+"""善联: create_app wires settings, extensions and blueprints together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from app.config import INSTANCE_DIR, Settings
+from app.extensions import babel, csrf, db, limiter, login_manager, select_locale
+
+
+def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application. ``config_override`` wins over the environment (tests use it)."""
+    settings = Settings.load(override=config_override)
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_DIR),
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    app.config.from_mapping(settings.flask_config())
+    app.config["SETTINGS"] = settings
+    logging.basicConfig(level=logging.INFO)
+
+    db.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    _configure_login()
+
+    _register_blueprints(app)
+    _register_request_transaction(app)
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+    from app.cli import register_cli
+
+    register_cli(app)
+    from app.templating import register_template_helpers
+
+    register_template_helpers(app)
+    return app
+
+
+def _configure_login() -> None:
+    from app.accounts.models import User
+
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None  # the login page explains itself
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.accounts.views import admin_bp, bp as accounts_bp
+    from app.api.views import bp as api_bp
+    from app.core.views import bp as core_bp
+    from app.needs.views import public_bp, work_bp
+    from app.supervision.views import bp as supervision_bp
+
+    for blueprint in (core_bp, accounts_bp, admin_bp, public_bp, work_bp, supervision_bp):
+        app.register_blueprint(blueprint)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    csrf.exempt(api_bp)  # API requests carry a bearer token, not a cookie
+
+
+def _register_request_transaction(app: Flask) -> None:
+    """The request owns the transaction: commit once at the end, or roll back."""
+
+    @app.after_request
+    def commit_or_rollback(response: Response) -> Response:
+        session = db.session
+        if response.status_code >= 400 or g.get("rollback_only"):
+            session.rollback()
+            return response
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            from app.errors import error_response
+
+            app.logger.warning("integrity conflict on %s %s", request.method, request.path)
+            return error_response(409, _("This conflicts with a change made a moment ago. "
+                                         "Nothing was saved; please try again."))
+        return response

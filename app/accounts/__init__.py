@@ -1,0 +1,1 @@
+"""People, their roles and the organisations (companies, volunteer teams) they belong to."""

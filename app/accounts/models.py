@@ -1,0 +1,160 @@
+"""Users, organisations, memberships and API keys."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import Base
+from app.models_base import UTCDateTime, enum_column, utcnow
+from app.places import gazetteer
+
+
+class Role(enum.Enum):
+    DONOR = "donor"
+    COMPANY = "company"  # member or admin of a company (爱心企业)
+    TEAM = "team"  # member or leader of a volunteer team (志愿服务队)
+    CASEWORKER = "caseworker"
+    VERIFIER = "verifier"  # verifier / supervisor of a district, city or the province
+    ADMIN = "admin"
+
+
+# Roles anyone may pick when signing up; the others are granted by an admin.
+SELF_SERVICE_ROLES = (Role.DONOR, Role.COMPANY, Role.TEAM)
+
+
+class OrgKind(enum.Enum):
+    COMPANY = "company"
+    TEAM = "team"
+
+
+class OrgStatus(enum.Enum):
+    PENDING = "pending"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
+class MemberRole(enum.Enum):
+    MEMBER = "member"
+    ADMIN = "admin"  # a company's admin, a team's leader
+
+
+class User(UserMixin, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "user_role"))
+    # Caseworkers and verifiers work within an area: a district, a city or the province.
+    area_code: Mapped[str | None] = mapped_column(String(6))
+    is_active_account: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_active(self) -> bool:  # flask-login refuses inactive accounts
+        return self.is_active_account
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles
+
+    def works_in(self, district_code: str) -> bool:
+        """True when a caseworker/verifier's area covers the district."""
+        return self.area_code is not None and gazetteer.covers(self.area_code, district_code)
+
+    @property
+    def organisation(self) -> Organisation | None:
+        return self.memberships[0].organisation if self.memberships else None
+
+    def is_org_admin(self, organisation: Organisation) -> bool:
+        return any(
+            m.organisation_id == organisation.id and m.role is MemberRole.ADMIN
+            for m in self.memberships
+        )
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role.value}>"
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[OrgKind] = mapped_column(enum_column(OrgKind, "org_kind"))
+    name: Mapped[str] = mapped_column(String(120))
+    # Unified social credit code (统一社会信用代码) for companies; checked by an admin.
+    licence_number: Mapped[str | None] = mapped_column(String(18), unique=True)
+    district_code: Mapped[str] = mapped_column(String(6))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[OrgStatus] = mapped_column(
+        enum_column(OrgStatus, "org_status"), default=OrgStatus.PENDING
+    )
+    status_note: Mapped[str] = mapped_column(String(500), default="")
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="organisation", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_verified(self) -> bool:
+        return self.status is OrgStatus.VERIFIED
+
+    def can_claim(self) -> bool:
+        """Only organisations an admin has verified may claim anything."""
+        return self.is_verified
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.id} {self.kind.value} {self.status.value}>"
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    role: Mapped[MemberRole] = mapped_column(
+        enum_column(MemberRole, "member_role"), default=MemberRole.MEMBER
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    organisation: Mapped[Organisation] = relationship(
+        back_populates="memberships", lazy="joined"
+    )
+
+
+class ApiKey(Base):
+    """A long-lived key for a company's systems. Only a hash is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(12))  # shown in lists to tell keys apart
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation] = relationship()
+    created_by: Mapped[User] = relationship()

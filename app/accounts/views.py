@@ -1,0 +1,216 @@
+"""Sign-in, registration, organisation pages and the admin's verification desk."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from app.accounts import services
+from app.accounts.forms import (
+    ApiKeyForm,
+    DecisionForm,
+    LoginForm,
+    MemberForm,
+    RegisterForm,
+    StaffForm,
+)
+from app.accounts.models import ApiKey, Organisation, OrgKind, Role, User
+from app.errors import NotAllowed, ValidationFailed, get_or_404
+from app.extensions import db, limiter
+from app.forms import apply_service_errors, area_choices, district_choices
+from app.permissions import role_required
+
+bp = Blueprint("accounts", __name__)
+admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _login_limit() -> str:
+    from flask import current_app
+
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _safe_next(default: str) -> str:
+    target = request.args.get("next", "")
+    return target if target.startswith("/") and not target.startswith("//") else default
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.dashboard"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(db.session, form.email.data or "", form.password.data or "")
+        except NotAllowed as exc:
+            form.form_errors.append(str(exc.message))
+        else:
+            login_user(user)
+            return redirect(_safe_next(url_for("accounts.dashboard")))
+    status = 200 if request.method == "GET" else 400 if form.errors or form.form_errors else 200
+    return render_template("accounts/login.html", form=form), status  # type: ignore[return-value]
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> Response:
+    logout_user()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("core.home"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def register() -> str | Response:
+    form = RegisterForm()
+    form.district_code.choices = district_choices()
+    if form.validate_on_submit():
+        data = services.Registration(
+            email=form.email.data or "",
+            password=form.password.data or "",
+            display_name=form.display_name.data or "",
+            role=Role(form.role.data),
+            organisation_name=form.organisation_name.data or "",
+            licence_number=form.licence_number.data or "",
+            district_code=form.district_code.data or "",
+        )
+        try:
+            user = services.register(db.session, data)
+        except ValidationFailed as exc:
+            apply_service_errors(form, exc)
+        else:
+            login_user(user)
+            if user.organisation is not None:
+                flash(_("Welcome! Your organisation will be able to claim needs once an "
+                        "admin has verified it."), "info")
+            else:
+                flash(_("Welcome! You can now claim micro-wishes."), "info")
+            return redirect(url_for("accounts.dashboard"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/register.html", form=form), status  # type: ignore[return-value]
+
+
+@bp.get("/me")
+@login_required
+def dashboard() -> Response | str:
+    """Send each person to the desk they work from."""
+    if current_user.has_role(Role.CASEWORKER):
+        return redirect(url_for("work.dashboard"))
+    if current_user.has_role(Role.VERIFIER):
+        return redirect(url_for("supervision.queue"))
+    if current_user.has_role(Role.ADMIN):
+        return redirect(url_for("admin.organisations"))
+    return render_template("accounts/me.html", organisation=current_user.organisation)
+
+
+@bp.route("/organisation", methods=["GET", "POST"])
+@role_required(Role.COMPANY, Role.TEAM)
+def organisation() -> str | Response:
+    org = current_user.organisation
+    if org is None:
+        return render_template("accounts/me.html", organisation=None)
+    member_form = MemberForm(prefix="member")
+    key_form = ApiKeyForm(prefix="key")
+    new_key = None
+    status = 200
+    if request.method == "POST":
+        action = request.form.get("action")
+        try:
+            if action == "add_member" and member_form.validate_on_submit():
+                services.add_member(db.session, org, current_user, member_form.email.data or "")
+                flash(_("Member added."), "info")
+                return redirect(url_for("accounts.organisation"))
+            if action == "create_key" and key_form.validate_on_submit():
+                new_key = services.create_api_key(db.session, org, current_user,
+                                                  key_form.name.data or "")
+            elif action not in {"add_member", "create_key"}:
+                status = 400
+            else:
+                status = 422
+        except ValidationFailed as exc:
+            apply_service_errors(member_form if action == "add_member" else key_form, exc)
+            status = 422
+    keys = services.api_keys_of(db.session, org) if org.kind is OrgKind.COMPANY else []
+    return render_template(
+        "accounts/organisation.html",
+        organisation=org,
+        members=services.members_of(db.session, org),
+        keys=keys,
+        new_key=new_key,
+        member_form=member_form,
+        key_form=key_form,
+        is_admin=current_user.is_org_admin(org),
+    ), status  # type: ignore[return-value]
+
+
+@bp.post("/organisation/keys/<int:key_id>/revoke")
+@role_required(Role.COMPANY)
+def revoke_key(key_id: int) -> Response:
+    key = get_or_404(db.session, ApiKey, key_id)
+    services.revoke_api_key(db.session, key, current_user)
+    flash(_("The key was revoked."), "info")
+    return redirect(url_for("accounts.organisation"))
+
+
+# --- admin -----------------------------------------------------------------------------
+
+
+@admin_bp.get("/organisations")
+@role_required(Role.ADMIN)
+def organisations() -> str:
+    return render_template(
+        "admin/organisations.html",
+        organisations=services.organisations_for_review(db.session),
+        form=DecisionForm(),
+    )
+
+
+@admin_bp.post("/organisations/<int:org_id>/<decision>")
+@role_required(Role.ADMIN)
+def decide(org_id: int, decision: str) -> Response:
+    if decision not in {"verify", "reject"}:
+        abort(404)
+    org = get_or_404(db.session, Organisation, org_id)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        raise ValidationFailed(_("Please correct the marked fields."), form.errors)
+    services.decide_organisation(db.session, org, current_user, decision == "verify",
+                                 form.note.data or "")
+    flash(_("%(name)s: decision recorded.", name=org.name), "info")
+    return redirect(url_for("admin.organisations"))
+
+
+@admin_bp.route("/staff", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def staff() -> str | Response:
+    form = StaffForm()
+    form.area_code.choices = [("", "—"), *area_choices()]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.create_staff(
+                db.session,
+                current_user,
+                email=form.email.data or "",
+                display_name=form.display_name.data or "",
+                role=Role(form.role.data),
+                area_code=form.area_code.data or "",
+                password=form.password.data or "",
+            )
+        except ValidationFailed as exc:
+            apply_service_errors(form, exc)
+            status = 422
+        else:
+            flash(_("Account created for %(email)s.", email=user.email), "info")
+            return redirect(url_for("admin.staff"))
+    elif request.method == "POST":
+        status = 422
+    people = db.session.scalars(
+        select(User).where(User.role.in_(services.STAFF_ROLES)).order_by(User.role, User.email)
+    ).all()
+    return render_template("admin/staff.html", form=form, people=people), status  # type: ignore[return-value]

@@ -1,0 +1,147 @@
+"""marshmallow schemas: the shape of the JSON API, and nothing else.
+
+Only public fields are listed; a schema is an allow-list, so a household column added
+later can never leak through ``dump``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import get_locale
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from app.labels import label
+from app.needs.models import PUBLIC_STATES, CareCategory, Need, NeedKind, NeedState, Urgency
+
+
+def _enum_values(enum_cls: Any, only: Any = None) -> list[str]:
+    return [m.value for m in enum_cls if only is None or m in only]
+
+
+_PLACE = {
+    "type": "object",
+    "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
+    "required": ["code", "name"],
+}
+
+
+class NeedSchema(Schema):
+    """A need as the public sees it."""
+
+    id = fields.Integer(required=True)
+    kind = fields.String(attribute="kind.value", required=True,
+                         validate=validate.OneOf(_enum_values(NeedKind)))
+    kind_label = fields.Function(lambda n: label(n.kind), required=True,
+                                 metadata={"type": "string"})
+    title = fields.String(required=True)
+    story = fields.String(required=True)
+    category = fields.String(attribute="category.value", required=True,
+                             validate=validate.OneOf(_enum_values(CareCategory)))
+    status = fields.String(attribute="state.value", required=True,
+                           validate=validate.OneOf(_enum_values(NeedState, PUBLIC_STATES)))
+    urgency = fields.String(attribute="urgency.value", required=True,
+                            validate=validate.OneOf(_enum_values(Urgency)))
+    deadline = fields.Date(allow_none=True, required=True)
+    district = fields.Method("_district", required=True, metadata=_PLACE)
+    city = fields.Method("_city", required=True, metadata=_PLACE)
+    location = fields.Method("_location", required=True, metadata={
+        "type": "object",
+        "description": "The public, approximate location (a grid-cell centre), WGS-84.",
+        "properties": {"lat": {"type": "number"}, "lng": {"type": "number"},
+                       "approximate": {"type": "boolean"}},
+        "required": ["lat", "lng", "approximate"],
+    })
+    published_at = fields.DateTime(allow_none=True, required=True)
+    details = fields.Method("_details", required=True, metadata={
+        "type": "object",
+        "description": "The kind's own public fields (item/quantity/value, task/window/"
+        "volunteers/hours, or repair category/skills/cost).",
+    })
+
+    def _district(self, need: Need) -> dict[str, str]:
+        place = need.district
+        return {"code": need.district_code, "name": place.name(_locale()) if place else ""}
+
+    def _city(self, need: Need) -> dict[str, str]:
+        city = need.city
+        return {"code": city.code, "name": city.name(_locale())}
+
+    def _location(self, need: Need) -> dict[str, Any]:
+        return {"lat": need.approx_lat, "lng": need.approx_lng, "approximate": True}
+
+    def _details(self, need: Need) -> dict[str, Any]:
+        """The kind's own public fields."""
+        if need.kind is NeedKind.MICRO_WISH:
+            return {
+                "item": need.item,
+                "quantity": need.quantity,
+                "estimated_value_yuan": need.estimated_value_yuan,
+            }
+        if need.kind is NeedKind.FARM_HELP:
+            return {
+                "task": need.task,
+                "window_start": need.window_start.isoformat() if need.window_start else None,
+                "window_end": need.window_end.isoformat() if need.window_end else None,
+                "volunteers_needed": need.volunteers_needed,
+                "hours_per_volunteer": need.hours_per_volunteer,
+            }
+        return {
+            "repair_category": need.repair_category.value if need.repair_category else None,
+            "skills_required": [s.value for s in need.skills],
+            "estimated_cost_yuan": need.estimated_cost_yuan,
+        }
+
+
+def _locale() -> str:
+    return str(get_locale() or "zh")
+
+
+class NeedListQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    kind = fields.String(validate=validate.OneOf(_enum_values(NeedKind)))
+    category = fields.String(validate=validate.OneOf(_enum_values(CareCategory)))
+    status = fields.String(validate=validate.OneOf(_enum_values(NeedState, PUBLIC_STATES)))
+    city = fields.String(validate=validate.Regexp(r"^44\d{4}$"))
+    district = fields.String(validate=validate.Regexp(r"^44\d{4}$"))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class NeedPageSchema(Schema):
+    items = fields.List(fields.Nested(NeedSchema), required=True)
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+
+
+class TokenRequestSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class TokenSchema(Schema):
+    token = fields.String(required=True)
+    token_type = fields.String(required=True)
+    expires_in = fields.Integer(required=True)
+
+
+class MeSchema(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    display_name = fields.String(required=True)
+    role = fields.String(attribute="role.value", required=True)
+    organisation = fields.Function(
+        lambda u: {"id": u.organisation.id, "name": u.organisation.name,
+                   "kind": u.organisation.kind.value,
+                   "verified": u.organisation.is_verified} if u.organisation else None,
+        required=True, allow_none=True,
+        metadata={"type": "object", "nullable": True},
+    )
+
+
+class ErrorSchema(Schema):
+    message = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), required=True)

@@ -1,0 +1,122 @@
+"""/api/v1: public needs, tokens, and the OpenAPI document.
+
+Every response is JSON, errors included (``app.errors`` maps them). Clients authenticate
+with ``Authorization: Bearer <token>``, the token coming from ``POST /auth/token`` or
+being a company's long-lived API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask_babel import gettext as _
+from marshmallow import ValidationError
+
+from app.accounts import services as accounts
+from app.accounts.models import User
+from app.api.openapi import build_openapi
+from app.api.schemas import MeSchema, NeedListQuerySchema, NeedPageSchema, NeedSchema, TokenRequestSchema
+from app.errors import DomainError, NotFound, ValidationFailed
+from app.extensions import db, limiter
+from app.needs import services as needs
+from app.needs.models import CareCategory, NeedKind, NeedState
+
+bp = Blueprint("api", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _bearer_user() -> User | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return accounts.user_for_bearer(db.session, token.strip())
+
+
+def token_required(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        user = _bearer_user()
+        if user is None:
+            response = jsonify({"message": _("A valid bearer token is required."), "errors": {}})
+            response.status_code = 401
+            response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+            return response
+        g.api_user = user
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _load(schema: Any, data: Any) -> dict[str, Any]:
+    try:
+        return schema.load(data)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise ValidationFailed(_("Some fields are not valid."), messages) from None  # type: ignore[arg-type]
+
+
+def _json_body() -> Any:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise DomainError(_("Send a JSON object in the request body."))
+    return data
+
+
+@bp.get("/needs")
+def list_needs() -> Response:
+    args = _load(NeedListQuerySchema(), request.args.to_dict())
+    filters = needs.NeedFilters(
+        kind=NeedKind(args["kind"]) if "kind" in args else None,
+        category=CareCategory(args["category"]) if "category" in args else None,
+        status=NeedState(args["status"]) if "status" in args else None,
+        city=args.get("city"),
+        district=args.get("district"),
+    )
+    page = needs.list_public_needs(db.session, filters, args["page"], args["per_page"])
+    return jsonify(NeedPageSchema().dump(page))
+
+
+@bp.get("/needs/<int:need_id>")
+def get_need(need_id: int) -> Response:
+    need = needs.get_public_need(db.session, need_id)
+    if need is None:
+        raise NotFound(_("No public need has this id."))
+    return jsonify(NeedSchema().dump(need))
+
+
+def _token_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.post("/auth/token")
+@limiter.limit(_token_limit)
+def create_token() -> tuple[Response, int]:
+    data = _load(TokenRequestSchema(), _json_body())
+    user = accounts.authenticate(db.session, data["email"], data["password"])
+    return jsonify(
+        {
+            "token": accounts.issue_token(user),
+            "token_type": "Bearer",
+            "expires_in": current_app.config["API_TOKEN_MAX_AGE_SECONDS"],
+        }
+    ), 201
+
+
+@bp.get("/me")
+@token_required
+def me() -> Response:
+    return jsonify(MeSchema().dump(g.api_user))
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(build_openapi())
+
+
+@bp.errorhandler(401)
+def _unauthorised(_exc: Exception) -> tuple[Response, int]:
+    return jsonify({"message": _("A valid bearer token is required."), "errors": {}}), 401

@@ -1,0 +1,58 @@
+"""Command line: ``flask --app wsgi db upgrade``, ``flask --app wsgi seed-demo``."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from app import migrate
+from app.extensions import db
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+
+
+@db_cli.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Bring the schema up to date."""
+    assert db.engine is not None
+    migrate.upgrade(db.engine, revision)
+    click.echo(f"database at {revision}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Step the schema back to REVISION."""
+    assert db.engine is not None
+    migrate.downgrade(db.engine, revision)
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Autogenerate a migration from the models (developers)."""
+    assert db.engine is not None
+    migrate.make_revision(db.engine, message)
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when accounts already exist.")
+@click.option("--seed", default=2023, show_default=True, help="Random seed (same seed, same demo).")
+def seed_demo(if_empty: bool, seed: int) -> None:
+    """Fill the database with a realistic demo and print the demo logins."""
+    from app.seed import DEMO_PASSWORD, seed_demo_data
+
+    summary = seed_demo_data(db.session, seed=seed, if_empty=if_empty)
+    db.session.commit()
+    if summary is None:
+        click.echo("demo data already present; nothing changed")
+    else:
+        click.echo(summary)
+    click.echo(f"demo password for every demo account: {DEMO_PASSWORD}")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(seed_demo)

@@ -1,0 +1,166 @@
+"""One typed settings source: defaults -> environment -> explicit override.
+
+The embedded default (no environment at all) runs on a SQLite file under ``instance/``
+with a secret key generated once and kept there. ``SHANLIAN_ENV=production`` turns the
+safe defaults into requirements: a missing secret is a start-up error, not a guess.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def _coerce(name: str, raw: str, kind: Any) -> Any:
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    return raw
+
+
+@dataclass
+class Settings:
+    """Every setting the app reads. Field names are the environment variable names."""
+
+    SHANLIAN_ENV: str = "development"  # development | production | testing
+    DATABASE_URL: str = ""
+    SECRET_KEY: str = ""
+    SEARCH_BACKEND: str = "database"  # database | elasticsearch
+    ELASTICSEARCH_URL: str = ""
+    REDIS_URL: str = ""
+    STRIPE_SECRET_KEY: str = ""
+    STRIPE_WEBHOOK_SECRET: str = ""
+    STRIPE_API_BASE: str = ""
+    MAIL_SERVER: str = ""
+    MAIL_PORT: int = 25
+    MAIL_FROM: str = "善联 <noreply@shanlian.example>"
+    # Login throttling; flask-limiter syntax. Stored in Redis when REDIS_URL is set.
+    LOGIN_RATE_LIMIT: str = "10 per minute"
+    RATELIMIT_ENABLED: bool = True
+    # Public locations are snapped to the centre of a grid cell this many degrees wide
+    # (0.05 deg is about 5 km): enough to find needs nearby, too coarse to find a door.
+    APPROX_GRID_DEG: float = 0.05
+    # Ordinary repairs are capped (Shunde: 80,000 yuan); above it a supervisor must approve
+    # an exception (一事一议) before the need can be published.
+    REPAIR_COST_CAP_YUAN: int = 80_000
+    API_TOKEN_MAX_AGE_SECONDS: int = 3600
+    PAGE_SIZE: int = 20
+    # Argon2 cost; tests lower it so that hashing does not dominate the suite.
+    PASSWORD_HASH_MEMORY_KIB: int = 65536
+    PASSWORD_HASH_TIME_COST: int = 3
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        override: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        """Build settings from defaults, then ``environ``, then ``override``."""
+        environ = os.environ if environ is None else environ
+        override = dict(override or {})
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            if f.name in override:
+                values[f.name] = override.pop(f.name)
+            elif f.name in environ:
+                values[f.name] = _coerce(f.name, environ[f.name], hints[f.name])
+        settings = cls(**values, extra=override)
+        settings._fill_embedded_defaults()
+        settings._check()
+        return settings
+
+    @property
+    def is_production(self) -> bool:
+        return self.SHANLIAN_ENV == "production"
+
+    def _fill_embedded_defaults(self) -> None:
+        if not self.DATABASE_URL:
+            if self.is_production:
+                raise ConfigError("DATABASE_URL is required when SHANLIAN_ENV=production")
+            INSTANCE_DIR.mkdir(exist_ok=True)
+            self.DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'shanlian.sqlite3'}"
+        if not self.SECRET_KEY:
+            if self.is_production:
+                raise ConfigError(
+                    "SECRET_KEY is required when SHANLIAN_ENV=production; "
+                    'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
+                )
+            self.SECRET_KEY = _instance_secret_key()
+        # SQLAlchemy wants an explicit driver for PostgreSQL; accept the common spellings.
+        for prefix in ("postgres://", "postgresql://"):
+            if self.DATABASE_URL.startswith(prefix):
+                self.DATABASE_URL = "postgresql+psycopg://" + self.DATABASE_URL[len(prefix) :]
+
+    def _check(self) -> None:
+        if self.SHANLIAN_ENV not in {"development", "production", "testing"}:
+            raise ConfigError(
+                f"SHANLIAN_ENV must be development, production or testing, got {self.SHANLIAN_ENV!r}"
+            )
+        if self.SEARCH_BACKEND not in {"database", "elasticsearch"}:
+            raise ConfigError(
+                f"SEARCH_BACKEND must be database or elasticsearch, got {self.SEARCH_BACKEND!r}"
+            )
+        if self.SEARCH_BACKEND == "elasticsearch" and not self.ELASTICSEARCH_URL:
+            raise ConfigError("SEARCH_BACKEND=elasticsearch needs ELASTICSEARCH_URL")
+        if self.is_production and len(self.SECRET_KEY) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+
+    def flask_config(self) -> dict[str, Any]:
+        """The mapping handed to ``app.config``."""
+        config = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        config.update(
+            SESSION_COOKIE_HTTPONLY=True,
+            SESSION_COOKIE_SAMESITE="Lax",
+            SESSION_COOKIE_SECURE=self.is_production,
+            REMEMBER_COOKIE_HTTPONLY=True,
+            REMEMBER_COOKIE_SECURE=self.is_production,
+            REMEMBER_COOKIE_SAMESITE="Lax",
+            WTF_CSRF_TIME_LIMIT=None,
+            WTF_I18N_ENABLED=True,
+            MAX_CONTENT_LENGTH=10 * 1024 * 1024,
+            BABEL_DEFAULT_LOCALE="zh",
+            BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+            RATELIMIT_STORAGE_URI=self.REDIS_URL or "memory://",
+            RATELIMIT_HEADERS_ENABLED=True,
+            TESTING=self.SHANLIAN_ENV == "testing",
+        )
+        config.update(self.extra)
+        return config
+
+
+def _instance_secret_key() -> str:
+    """A key generated on first start and kept, so sessions survive restarts."""
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

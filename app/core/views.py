@@ -1,0 +1,39 @@
+"""Home page, language switch and the health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import text
+
+from app.extensions import SUPPORTED_LOCALES, db
+from app.needs import services as needs_services
+
+bp = Blueprint("core", __name__)
+
+
+@bp.get("/")
+def home() -> str:
+    stats = needs_services.public_stats(db.session)
+    recent = needs_services.list_public_needs(db.session, needs_services.NeedFilters(), 1, 6)
+    return render_template("core/home.html", stats=stats, recent=recent.items)
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str) -> Response:
+    target = request.args.get("next") or url_for("core.home")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("core.home")  # never an open redirect
+    response = redirect(target)
+    if code in SUPPORTED_LOCALES:
+        response.set_cookie("lang", code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # any failure means "not healthy"; the reason goes to the log
+        db.session.rollback()
+        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+    return jsonify({"status": "ok", "database": "ok"}), 200

@@ -1,0 +1,98 @@
+"""Extension objects, created unbound here and bound to the app in ``create_app``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, has_request_context, request
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+
+SUPPORTED_LOCALES = ("zh", "en")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every model."""
+
+
+class Database:
+    """The engine and the request-scoped session.
+
+    A plain SQLAlchemy 2.x setup rather than Flask-SQLAlchemy so that tests can bind the
+    session to an outer transaction (``join_transaction_mode="create_savepoint"``).
+    """
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.session_factory = sessionmaker(expire_on_commit=False)
+        self.session: scoped_session[Session] = scoped_session(self.session_factory)
+
+    def init_app(self, app: Flask) -> None:
+        url = app.config["DATABASE_URL"]
+        options: dict[str, Any] = {"hide_parameters": True, "future": True}
+        if url.startswith("sqlite"):
+            # Flask serves requests on threads; each gets its own session anyway.
+            options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            options["pool_pre_ping"] = True
+        self.engine = create_engine(url, **options)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.session_factory.configure(bind=self.engine)
+        app.teardown_appcontext(self._remove_session)
+        app.extensions["database"] = self
+
+    def _remove_session(self, _exc: BaseException | None) -> None:
+        self.session.remove()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def run_after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's current transaction has committed.
+
+    Side effects (emails, indexing, jobs) go through here so that a rollback never leaves
+    a message sent for something that did not happen.
+    """
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit_callbacks(session: Session) -> None:
+    callbacks = session.info.pop("after_commit", [])
+    for callback in callbacks:
+        callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit_callbacks(session: Session) -> None:
+    session.info.pop("after_commit", None)
+
+
+def select_locale() -> str:
+    """Chinese first: an explicit choice (cookie), else the browser's wish, else zh."""
+    if not has_request_context():  # CLI commands and jobs speak Chinese
+        return "zh"
+    chosen = request.cookies.get("lang")
+    if chosen in SUPPORTED_LOCALES:
+        return chosen
+    return request.accept_languages.best_match(SUPPORTED_LOCALES) or "zh"
+
+
+db = Database()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -1,0 +1,48 @@
+"""Form helpers shared by every domain: place pickers and service-error plumbing."""
+
+from __future__ import annotations
+
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+
+from app.errors import ValidationFailed
+from app.places import gazetteer
+
+
+def district_choices(include_blank: bool = True) -> list[tuple[str, str]]:
+    """Districts labelled "city · district" in the visitor's language."""
+    locale = str(get_locale() or "zh")
+    choices = [("", str(_l("Choose a district")))] if include_blank else []
+    for district in gazetteer.districts():
+        city = gazetteer.city_of(district.code)
+        name = district.name(locale)
+        text = name if city.code == district.code else f"{city.name(locale)} · {name}"
+        choices.append((district.code, text))
+    return choices
+
+
+def city_choices() -> list[tuple[str, str]]:
+    locale = str(get_locale() or "zh")
+    return [(c.code, c.name(locale)) for c in gazetteer.cities()]
+
+
+def area_choices() -> list[tuple[str, str]]:
+    """Province, cities and districts: the areas a verifier may supervise."""
+    locale = str(get_locale() or "zh")
+    province = gazetteer.province()
+    return [(province.code, province.name(locale))] + [
+        (c.code, c.name(locale)) for c in gazetteer.cities()
+    ] + district_choices(include_blank=False)
+
+
+def apply_service_errors(form: FlaskForm, error: ValidationFailed) -> None:
+    """Show a service's field errors next to the form's fields."""
+    for name, messages in error.errors.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = list(field.errors) + list(messages)
+        else:
+            form.form_errors.extend(messages)
+    if not error.errors:
+        form.form_errors.append(str(error.message))

@@ -1,0 +1,89 @@
+"""Human names of every enum value, translated. Templates call ``label(value)``."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from app.accounts.models import MemberRole, OrgKind, OrgStatus, Role
+from app.needs.models import (
+    CareCategory,
+    NeedKind,
+    NeedState,
+    PersonGroup,
+    RepairCategory,
+    Skill,
+    Urgency,
+)
+
+LABELS: dict[enum.Enum, Any] = {
+    Role.DONOR: _l("Donor"),
+    Role.COMPANY: _l("Company"),
+    Role.TEAM: _l("Volunteer team"),
+    Role.CASEWORKER: _l("Caseworker"),
+    Role.VERIFIER: _l("Verifier / supervisor"),
+    Role.ADMIN: _l("Site admin"),
+    OrgKind.COMPANY: _l("Company"),
+    OrgKind.TEAM: _l("Volunteer team"),
+    OrgStatus.PENDING: _l("Awaiting verification"),
+    OrgStatus.VERIFIED: _l("Verified"),
+    OrgStatus.REJECTED: _l("Not approved"),
+    MemberRole.MEMBER: _l("Member"),
+    MemberRole.ADMIN: _l("Admin / leader"),
+    PersonGroup.POOR_STUDENT: _l("Student from a poor family"),
+    PersonGroup.UNEMPLOYED: _l("Working-age unemployed"),
+    PersonGroup.ILL_OR_DISABLED: _l("Severely ill or disabled"),
+    PersonGroup.ELDERLY: _l("Elderly in hardship"),
+    PersonGroup.CHILD_IN_DIFFICULTY: _l("Child in difficulty"),
+    PersonGroup.HOUSING_HARDSHIP: _l("Housing hardship"),
+    PersonGroup.HOMELESS: _l("Homeless"),
+    CareCategory.VISITS: _l("Visits"),
+    CareCategory.LIVING: _l("Daily living"),
+    CareCategory.EDUCATION: _l("Education"),
+    CareCategory.JOBS: _l("Jobs"),
+    CareCategory.MEDICAL: _l("Medical"),
+    CareCategory.HOUSING: _l("Housing"),
+    NeedKind.MICRO_WISH: _l("Micro-wish"),
+    NeedKind.FARM_HELP: _l("Farm help"),
+    NeedKind.REPAIR: _l("Home repair"),
+    Urgency.LOW: _l("Low"),
+    Urgency.NORMAL: _l("Normal"),
+    Urgency.HIGH: _l("High"),
+    Urgency.CRITICAL: _l("Critical"),
+    RepairCategory.ELECTRICAL: _l("Electrical wiring"),
+    RepairCategory.GAS: _l("Gas safety"),
+    RepairCategory.GRAB_BARS: _l("Grab bars"),
+    RepairCategory.ANTI_SLIP: _l("Anti-slip bathroom"),
+    RepairCategory.ROOF: _l("Roof leak"),
+    RepairCategory.PLUMBING: _l("Plumbing"),
+    RepairCategory.OTHER: _l("Other"),
+    Skill.ELECTRICIAN: _l("Electrician"),
+    Skill.GAS_FITTER: _l("Gas fitter"),
+    Skill.PLUMBER: _l("Plumber"),
+    Skill.MASON: _l("Mason"),
+    Skill.ROOFER: _l("Roofer"),
+    Skill.CARPENTER: _l("Carpenter"),
+    NeedState.DRAFT: _l("Draft"),
+    NeedState.SUBMITTED: _l("Awaiting verification"),
+    NeedState.PUBLISHED: _l("Open"),
+    NeedState.REJECTED: _l("Rejected"),
+    NeedState.CLAIMED: _l("Claimed"),
+    NeedState.DELIVERED: _l("Delivered"),
+    NeedState.CONFIRMED: _l("Confirmed"),
+    NeedState.CLOSED: _l("Closed"),
+    NeedState.CANCELLED: _l("Cancelled"),
+    NeedState.EXPIRED: _l("Expired"),
+}
+
+
+def label(value: enum.Enum | None) -> str:
+    if value is None:
+        return ""
+    return str(LABELS.get(value, value.value))
+
+
+def choices(enum_cls: type[enum.Enum]) -> list[tuple[str, str]]:
+    """(value, label) pairs for a select field, in declaration order."""
+    return [(member.value, label(member)) for member in enum_cls]

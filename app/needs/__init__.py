@@ -1,0 +1,1 @@
+"""Households (private) and their needs (public once verified), with the need lifecycle."""

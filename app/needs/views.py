@@ -1,0 +1,297 @@
+"""Public need pages, and the caseworker's desk: households, needs, timelines."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from app.accounts.models import Role
+from app.errors import ValidationFailed, get_or_404
+from app.extensions import db
+from app.forms import apply_service_errors, city_choices, district_choices
+from app.labels import choices
+from app.needs import lifecycle, services
+from app.needs.forms import HouseholdForm, NeedForm
+from app.needs.models import (
+    PUBLIC_STATES,
+    CareCategory,
+    Household,
+    Need,
+    NeedKind,
+    NeedState,
+    PersonGroup,
+    RepairCategory,
+    Skill,
+    Urgency,
+)
+from app.permissions import role_required
+
+public_bp = Blueprint("needs", __name__)
+work_bp = Blueprint("work", __name__, url_prefix="/work")
+
+
+def _enum_arg(enum_cls: type, name: str) -> object | None:
+    raw = request.args.get(name, "")
+    try:
+        return enum_cls(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def parse_filters() -> services.NeedFilters:
+    """Filters from the query string; unknown values are ignored rather than failing a page."""
+    return services.NeedFilters(
+        kind=_enum_arg(NeedKind, "kind"),  # type: ignore[arg-type]
+        city=request.args.get("city") or None,
+        district=request.args.get("district") or None,
+        status=_enum_arg(NeedState, "status"),  # type: ignore[arg-type]
+        category=_enum_arg(CareCategory, "category"),  # type: ignore[arg-type]
+    )
+
+
+def page_number() -> int:
+    return max(1, min(request.args.get("page", 1, type=int) or 1, 10_000))
+
+
+@public_bp.get("/needs")
+def list_needs() -> str:
+    filters = parse_filters()
+    page = services.list_public_needs(
+        db.session, filters, page_number(), current_app.config["PAGE_SIZE"]
+    )
+    return render_template(
+        "needs/list.html",
+        page=page,
+        filters=filters,
+        kinds=choices(NeedKind),
+        statuses=[(s.value, label) for s, label in _public_state_choices()],
+        cities=city_choices(),
+        districts=district_choices(),
+    )
+
+
+def _public_state_choices() -> list[tuple[NeedState, str]]:
+    from app.labels import label
+
+    return [(s, label(s)) for s in NeedState if s in PUBLIC_STATES]
+
+
+@public_bp.get("/needs/<int:need_id>")
+def need_detail(need_id: int) -> str:
+    need = db.session.get(Need, need_id)
+    if need is None or not need.can_view(current_user):
+        abort(404)  # a need that is not public does not exist for the public
+    return render_template("needs/detail.html", need=need)
+
+
+# --- caseworker's desk -----------------------------------------------------------------
+
+
+@work_bp.get("/")
+@role_required(Role.CASEWORKER)
+def dashboard() -> str:
+    needs = services.needs_for_caseworker(db.session, current_user)
+    return render_template("work/dashboard.html", needs=needs)
+
+
+@work_bp.get("/households")
+@role_required(Role.CASEWORKER, Role.VERIFIER)
+def households() -> str:
+    return render_template(
+        "work/households.html", households=services.households_for(db.session, current_user)
+    )
+
+
+def _household_form(household: Household | None = None) -> HouseholdForm:
+    form = HouseholdForm(obj=household)
+    form.district_code.choices = [
+        c for c in district_choices() if not c[0] or current_user.works_in(c[0])
+    ]
+    if household is not None and request.method == "GET":
+        form.group.data = household.group.value
+    return form
+
+
+def _household_data(form: HouseholdForm) -> services.HouseholdData:
+    return services.HouseholdData(
+        name=form.name.data or "",
+        id_number=form.id_number.data or "",
+        phone=form.phone.data or "",
+        address=form.address.data or "",
+        district_code=form.district_code.data or "",
+        group=PersonGroup(form.group.data),
+        need_score=form.need_score.data or 0,
+        lat=form.lat.data,
+        lng=form.lng.data,
+        notes=form.notes.data or "",
+    )
+
+
+@work_bp.route("/households/new", methods=["GET", "POST"])
+@role_required(Role.CASEWORKER)
+def new_household() -> str | Response:
+    form = _household_form()
+    if request.method == "GET" and current_user.area_code:
+        form.district_code.data = current_user.area_code
+    if form.validate_on_submit():
+        try:
+            household = services.create_household(db.session, current_user, _household_data(form))
+        except ValidationFailed as exc:
+            apply_service_errors(form, exc)
+        else:
+            flash(_("Household recorded."), "info")
+            return redirect(url_for("work.household", household_id=household.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("work/household_form.html", form=form, household=None), status  # type: ignore[return-value]
+
+
+def _visible_household(household_id: int) -> Household:
+    household = get_or_404(db.session, Household, household_id)
+    if not household.can_view(current_user):
+        abort(403)
+    return household
+
+
+@work_bp.get("/households/<int:household_id>")
+@role_required(Role.CASEWORKER, Role.VERIFIER)
+def household(household_id: int) -> str:
+    household = _visible_household(household_id)
+    return render_template(
+        "work/household.html",
+        household=household,
+        needs=services.needs_of_household(db.session, household),
+    )
+
+
+@work_bp.route("/households/<int:household_id>/edit", methods=["GET", "POST"])
+@role_required(Role.CASEWORKER)
+def edit_household(household_id: int) -> str | Response:
+    household = _visible_household(household_id)
+    if not household.can_edit(current_user):
+        abort(403)
+    form = _household_form(household)
+    if form.validate_on_submit():
+        try:
+            services.update_household(db.session, household, current_user, _household_data(form))
+        except ValidationFailed as exc:
+            apply_service_errors(form, exc)
+        else:
+            flash(_("Household updated."), "info")
+            return redirect(url_for("work.household", household_id=household.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("work/household_form.html", form=form, household=household), status  # type: ignore[return-value]
+
+
+def _need_data(form: NeedForm) -> services.NeedData:
+    return services.NeedData(
+        kind=NeedKind(form.kind.data),
+        title=form.title.data or "",
+        story=form.story.data or "",
+        category=CareCategory(form.category.data),
+        urgency=Urgency(form.urgency.data),
+        deadline=form.deadline.data,
+        item=form.item.data or "",
+        quantity=form.quantity.data,
+        estimated_value_yuan=form.estimated_value_yuan.data,
+        task=form.task.data or "",
+        window_start=form.window_start.data,
+        window_end=form.window_end.data,
+        volunteers_needed=form.volunteers_needed.data,
+        hours_per_volunteer=form.hours_per_volunteer.data,
+        repair_category=RepairCategory(form.repair_category.data)
+        if form.repair_category.data
+        else None,
+        skills=[Skill(s) for s in form.skills.data or []],
+        estimated_cost_yuan=form.estimated_cost_yuan.data,
+    )
+
+
+@work_bp.route("/households/<int:household_id>/needs/new", methods=["GET", "POST"])
+@role_required(Role.CASEWORKER)
+def new_need(household_id: int) -> str | Response:
+    household = _visible_household(household_id)
+    form = NeedForm()
+    if request.method == "GET" and request.args.get("kind") in {k.value for k in NeedKind}:
+        form.kind.data = request.args["kind"]
+    if form.validate_on_submit():
+        try:
+            need = services.create_need(db.session, current_user, household, _need_data(form))
+        except ValidationFailed as exc:
+            apply_service_errors(form, exc)
+        else:
+            flash(_("Draft saved. Submit it for verification when it is ready."), "info")
+            return redirect(url_for("work.need", need_id=need.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("work/need_form.html", form=form, household=household, need=None), status  # type: ignore[return-value]
+
+
+def _visible_need(need_id: int) -> Need:
+    need = get_or_404(db.session, Need, need_id)
+    if not need.can_view_private(current_user):
+        abort(403)
+    return need
+
+
+@work_bp.route("/needs/<int:need_id>/edit", methods=["GET", "POST"])
+@role_required(Role.CASEWORKER)
+def edit_need(need_id: int) -> str | Response:
+    need = _visible_need(need_id)
+    if not need.can_edit(current_user):
+        abort(403)
+    form = NeedForm(obj=need)
+    if request.method == "GET":
+        form.kind.data = need.kind.value
+        form.category.data = need.category.value
+        form.urgency.data = need.urgency.value
+        form.repair_category.data = need.repair_category.value if need.repair_category else ""
+        form.skills.data = [s.value for s in need.skills]
+    if form.validate_on_submit():
+        try:
+            services.update_need(db.session, need, current_user, _need_data(form))
+        except ValidationFailed as exc:
+            apply_service_errors(form, exc)
+        else:
+            flash(_("Changes saved."), "info")
+            return redirect(url_for("work.need", need_id=need.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("work/need_form.html", form=form, household=need.household, need=need), status  # type: ignore[return-value]
+
+
+@work_bp.get("/needs/<int:need_id>")
+@role_required(Role.CASEWORKER, Role.VERIFIER)
+def need(need_id: int) -> str:
+    need = _visible_need(need_id)
+    return render_template(
+        "work/need.html",
+        need=need,
+        events=lifecycle.timeline(db.session, need),
+        actions=lifecycle.available_actions(need, current_user),
+        action_labels=lifecycle.ACTION_LABELS,
+        note_required={a for a, t in lifecycle.TRANSITIONS.items() if t.note_required},
+    )
+
+
+@work_bp.post("/needs/<int:need_id>/<action>")
+@role_required(Role.CASEWORKER, Role.VERIFIER, Role.DONOR, Role.COMPANY, Role.TEAM)
+def act(need_id: int, action: str) -> Response:
+    """Perform one lifecycle action; the transition function checks state and permission."""
+    if action not in lifecycle.TRANSITIONS or action == "expire":
+        abort(404)
+    need = get_or_404(db.session, Need, need_id)
+    if not (need.can_view_private(current_user) or need.is_public):
+        abort(404)
+    changes = {}
+    if action == "claim":
+        organisation = current_user.organisation
+        changes = {"claimant_id": current_user.id,
+                   "claimant_org_id": organisation.id if organisation else None}
+    elif action == "release":
+        changes = {"claimant_id": None, "claimant_org_id": None}
+    lifecycle.transition(db.session, need, action, current_user,
+                         note=request.form.get("note", ""), **changes)
+    flash(_("Done: %(action)s.", action=lifecycle.ACTION_LABELS[action]), "info")
+    if need.can_view_private(current_user):
+        return redirect(url_for("work.need", need_id=need.id))
+    return redirect(url_for("needs.need_detail", need_id=need.id))

@@ -1,0 +1,264 @@
+"""A realistic demo: every Guangdong city, all three kinds of need in every state, and the
+documented demo accounts. Needs reach their states through the real lifecycle, so every
+timeline is one a caseworker could have produced."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts import services as accounts
+from app.accounts.models import (
+    Membership,
+    MemberRole,
+    Organisation,
+    OrgKind,
+    OrgStatus,
+    Role,
+    User,
+)
+from app.models_base import utcnow
+from app.needs import lifecycle
+from app.needs import services as needs
+from app.needs.models import (
+    CareCategory,
+    Household,
+    Need,
+    NeedKind,
+    NeedState,
+    PersonGroup,
+    RepairCategory,
+    Skill,
+    Urgency,
+)
+from app.places import gazetteer
+
+DEMO_PASSWORD = "shanlian-demo-2026"
+DEMO_DOMAIN = "demo.example"
+DEMO_CASEWORKER_DISTRICT = "440106"  # 天河区, Guangzhou
+N_DONORS, N_COMPANIES, N_TEAMS = 50, 10, 10
+
+# The lifecycle path that brings a new draft to each state.
+PATHS: dict[NeedState, list[str]] = {
+    NeedState.DRAFT: [],
+    NeedState.SUBMITTED: ["submit"],
+    NeedState.REJECTED: ["submit", "reject"],
+    NeedState.PUBLISHED: ["submit", "approve"],
+    NeedState.CLAIMED: ["submit", "approve", "claim"],
+    NeedState.DELIVERED: ["submit", "approve", "claim", "deliver"],
+    NeedState.CONFIRMED: ["submit", "approve", "claim", "deliver", "confirm"],
+    NeedState.CLOSED: ["submit", "approve", "claim", "deliver", "confirm", "close"],
+    NeedState.CANCELLED: ["submit", "approve", "cancel"],
+    NeedState.EXPIRED: ["submit", "approve", "expire"],
+}
+NOTES = {
+    "reject": "故事中透露了门牌号，请删去后重新提交。",
+    "cancel": "家庭已通过其他渠道解决。",
+}
+
+SURNAMES = "陈李黄张梁林刘吴罗何郑杨谢冯朱曾彭邓"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华"
+WISHES = [
+    ("书包和文具", "读小学的孩子想要一个新书包和一套文具，开学就能用上。", 120, CareCategory.EDUCATION),
+    ("电饭煲", "独居老人的电饭煲坏了，每天只能用小锅煮饭，希望有一个新的电饭煲。", 260, CareCategory.LIVING),
+    ("冬季棉被", "家中老人怕冷，旧被子已经用了十多年，想要两床厚棉被。", 300, CareCategory.LIVING),
+    ("学习台灯", "初中生晚上写作业光线不足，希望有一盏护眼台灯。", 150, CareCategory.EDUCATION),
+    ("助听器", "老人听力下降，与家人交流困难，希望配一副助听器。", 1800, CareCategory.MEDICAL),
+    ("轮椅", "腿脚不便的老人外出复诊需要一辆轻便轮椅。", 900, CareCategory.MEDICAL),
+    ("电风扇", "夏天闷热，家中没有风扇，希望有一台落地扇。", 180, CareCategory.LIVING),
+]
+FARM_TASKS = [
+    ("春耕插秧", "家中没有劳动力，两亩水田等着插秧，希望志愿者帮忙。"),
+    ("秋收割稻", "稻谷已经成熟，老人无力收割，担心遇上台风。"),
+    ("采摘荔枝", "果园的荔枝到了采摘期，需要人手帮忙采摘和装箱。"),
+    ("种植花生", "想在坡地种上花生，需要帮忙翻地和播种。"),
+]
+REPAIRS = [
+    ("电线老化改造", "屋内电线老化裸露，存在触电和火灾隐患，需要重新布线。",
+     RepairCategory.ELECTRICAL, [Skill.ELECTRICIAN], 6_000),
+    ("燃气阀门更换", "厨房燃气软管老化，阀门漏气，需要更换。",
+     RepairCategory.GAS, [Skill.GAS_FITTER], 1_200),
+    ("卫生间防滑改造", "老人在卫生间滑倒过一次，需要铺防滑地砖并安装扶手。",
+     RepairCategory.ANTI_SLIP, [Skill.MASON], 8_000),
+    ("安装扶手", "楼梯和床边需要安装扶手，方便老人起身和上下楼。",
+     RepairCategory.GRAB_BARS, [Skill.CARPENTER], 2_500),
+    ("屋顶补漏", "雨季屋顶漏水严重，房间墙面发霉，需要修补屋顶。",
+     RepairCategory.ROOF, [Skill.ROOFER], 15_000),
+    ("危房加固重建", "房屋主体结构开裂，经鉴定需要加固重建，费用超出常规上限，需一事一议。",
+     RepairCategory.OTHER, [Skill.MASON], 120_000),
+]
+
+
+def _email(local: str) -> str:
+    return f"{local}@{DEMO_DOMAIN}"
+
+
+def fake_resident_id(rng: random.Random, district_code: str) -> str:
+    birth = date(1940, 1, 1) + timedelta(days=rng.randrange(0, 365 * 70))
+    body = f"{district_code}{birth:%Y%m%d}{rng.randrange(0, 1000):03d}"
+    total = sum(int(d) * w for d, w in zip(body, needs._ID_WEIGHTS, strict=True))
+    return body + needs._ID_CHECK[total % 11]
+
+
+def seed_demo_data(session: Session, seed: int = 2023, if_empty: bool = False) -> str | None:
+    """Create the demo; returns a summary, or None when ``if_empty`` and accounts exist."""
+    if if_empty and accounts.count_users(session):
+        return None
+    if session.scalar(select(User.id).where(User.email == _email("admin"))):
+        raise RuntimeError("demo data already present (admin@demo.example exists)")
+    rng = random.Random(seed)
+    password_hash = accounts.hash_password(DEMO_PASSWORD)  # one hash: the password is shared
+
+    def user(local: str, name: str, role: Role, area: str | None = None) -> User:
+        u = User(email=_email(local), display_name=name, role=role, area_code=area,
+                 password_hash=password_hash)
+        session.add(u)
+        return u
+
+    admin = user("admin", "站点管理员", Role.ADMIN)
+    caseworker = user("caseworker", "天河区社工 陈敏", Role.CASEWORKER, DEMO_CASEWORKER_DISTRICT)
+    verifier = user("verifier", "省民政厅核对员 黄立", Role.VERIFIER, gazetteer.PROVINCE_CODE)
+    donors = [user(f"donor{i}", f"爱心人士{i}", Role.DONOR) for i in range(1, N_DONORS + 1)]
+    session.flush()
+
+    companies = []
+    for i in range(1, N_COMPANIES + 1):
+        member = user(f"company{i}", f"企业联系人{i}", Role.COMPANY)
+        district = rng.choice(gazetteer.districts())
+        org = Organisation(
+            kind=OrgKind.COMPANY,
+            name=f"{gazetteer.city_of(district.code).name_zh}爱心企业{i}号有限公司",
+            licence_number=f"91440{i:03d}MA5{i:04d}X{i % 10}0",
+            district_code=district.code,
+            # The last company waits for verification, so the admin desk is not empty.
+            status=OrgStatus.PENDING if i == N_COMPANIES else OrgStatus.VERIFIED,
+            verified_at=None if i == N_COMPANIES else utcnow(),
+            verified_by_id=None if i == N_COMPANIES else admin.id,
+        )
+        session.add(org)
+        session.add(Membership(user=member, organisation=org, role=MemberRole.ADMIN))
+        companies.append(member)
+    teams = []
+    for i in range(1, N_TEAMS + 1):
+        leader = user(f"team{i}", f"志愿队长{i}", Role.TEAM)
+        district = rng.choice(gazetteer.districts())
+        org = Organisation(
+            kind=OrgKind.TEAM,
+            name=f"{district.name_zh}邻里帮志愿服务队{i}",
+            district_code=district.code,
+            status=OrgStatus.VERIFIED,
+            verified_at=utcnow(),
+            verified_by_id=admin.id,
+        )
+        session.add(org)
+        session.add(Membership(user=leader, organisation=org, role=MemberRole.ADMIN))
+        teams.append(leader)
+    session.flush()
+
+    city_caseworkers = {
+        city.code: user(f"caseworker.{city.code}", f"{city.name_zh}社工", Role.CASEWORKER,
+                        gazetteer.districts(city.code)[0].code)
+        for city in gazetteer.cities()
+    }
+    session.flush()
+
+    count = 0
+    # The demo caseworker's district holds every kind in every state.
+    for kind in NeedKind:
+        for state in NeedState:
+            _make_need(session, rng, caseworker, verifier, kind, state, donors, companies, teams)
+            count += 1
+    # Every city gets households and a spread of needs, most of them open.
+    spread = [NeedState.PUBLISHED] * 5 + [NeedState.CLAIMED, NeedState.CONFIRMED,
+                                          NeedState.CLOSED, NeedState.SUBMITTED]
+    for city_code, worker in city_caseworkers.items():
+        for i, state in enumerate(spread):
+            kind = list(NeedKind)[(i + int(city_code[2:4])) % 3]
+            _make_need(session, rng, worker, verifier, kind, state, donors, companies, teams)
+            count += 1
+    session.flush()
+    return (
+        f"demo ready: {count} needs in {len(gazetteer.cities())} cities; accounts: "
+        f"admin@, caseworker@, verifier@, donor1..{N_DONORS}@, company1..{N_COMPANIES}@, "
+        f"team1..{N_TEAMS}@{DEMO_DOMAIN}"
+    )
+
+
+def _make_household(session: Session, rng: random.Random, worker: User) -> Household:
+    district_code = worker.area_code or DEMO_CASEWORKER_DISTRICT
+    district = gazetteer.get(district_code)
+    assert district is not None
+    data = needs.HouseholdData(
+        name=rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, 2)),
+        id_number=fake_resident_id(rng, district_code),
+        phone=f"13{rng.randrange(0, 10**9):09d}",
+        address=f"{district.name_zh}{rng.choice('东南西北')}村{rng.randrange(1, 300)}号",
+        district_code=district_code,
+        group=rng.choice(list(PersonGroup)),
+        need_score=rng.randint(-2, 2),
+        lat=round(district.lat + rng.uniform(-0.04, 0.04), 6),
+        lng=round(district.lng + rng.uniform(-0.04, 0.04), 6),
+    )
+    return needs.create_household(session, worker, data)
+
+
+def _need_data(rng: random.Random, kind: NeedKind) -> needs.NeedData:
+    today = date.today()
+    urgency = rng.choice([Urgency.LOW, Urgency.NORMAL, Urgency.NORMAL, Urgency.HIGH, Urgency.CRITICAL])
+    deadline = today + timedelta(days=rng.randrange(7, 90))
+    if kind is NeedKind.MICRO_WISH:
+        item, story, value, category = rng.choice(WISHES)
+        return needs.NeedData(kind=kind, title=f"微心愿：{item}", story=story, category=category,
+                              urgency=urgency, deadline=deadline, item=item,
+                              quantity=rng.randint(1, 2), estimated_value_yuan=value)
+    if kind is NeedKind.FARM_HELP:
+        task, story = rng.choice(FARM_TASKS)
+        start = today + timedelta(days=rng.randrange(3, 30))
+        return needs.NeedData(kind=kind, title=f"助农耕：{task}", story=story,
+                              category=CareCategory.LIVING, urgency=urgency, deadline=deadline,
+                              task=task, window_start=start,
+                              window_end=start + timedelta(days=rng.randrange(0, 5)),
+                              volunteers_needed=rng.randint(4, 12),
+                              hours_per_volunteer=rng.choice([3, 4, 6]))
+    title, story, category, skills, cost = rng.choice(REPAIRS)
+    return needs.NeedData(kind=kind, title=f"安心善居：{title}", story=story,
+                          category=CareCategory.HOUSING, urgency=urgency, deadline=deadline,
+                          repair_category=category, skills=skills, estimated_cost_yuan=cost)
+
+
+def _make_need(
+    session: Session,
+    rng: random.Random,
+    worker: User,
+    verifier: User,
+    kind: NeedKind,
+    state: NeedState,
+    donors: list[User],
+    companies: list[User],
+    teams: list[User],
+) -> Need:
+    household = _make_household(session, rng, worker)
+    need = needs.create_need(session, worker, household, _need_data(rng, kind))
+    claimer = {
+        NeedKind.MICRO_WISH: rng.choice(donors),
+        NeedKind.FARM_HELP: rng.choice(teams),
+        # Verified companies only (the last one is still pending).
+        NeedKind.REPAIR: rng.choice(companies[:-1]),
+    }[kind]
+    for action in PATHS[state]:
+        actor: User | None = {"approve": verifier, "reject": verifier, "claim": claimer,
+                              "deliver": claimer, "expire": None}.get(action, worker)
+        changes: dict[str, object] = {}
+        if action == "claim":
+            org = claimer.organisation
+            changes = {"claimant_id": claimer.id, "claimant_org_id": org.id if org else None}
+        if action == "approve" and need.needs_cost_exception(
+            current_app.config["REPAIR_COST_CAP_YUAN"]
+        ):
+            needs.approve_cost_exception(session, need, verifier, "经现场评估，属危房，一事一议批准。")
+        lifecycle.transition(session, need, action, actor, note=NOTES.get(action, ""), **changes)
+    return need

@@ -1,0 +1,1 @@
+"""Verification of submitted needs and supervision of an area."""

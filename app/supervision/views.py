@@ -1,0 +1,34 @@
+"""The verifier's review queue and the repair cost exception (一事一议)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from app.accounts.models import Role
+from app.errors import get_or_404
+from app.extensions import db
+from app.needs import services
+from app.needs.models import Need
+from app.permissions import role_required
+
+bp = Blueprint("supervision", __name__, url_prefix="/review")
+
+
+@bp.get("/")
+@role_required(Role.VERIFIER)
+def queue() -> str:
+    return render_template("review/queue.html", needs=services.review_queue(db.session, current_user))
+
+
+@bp.post("/<int:need_id>/cost-exception")
+@role_required(Role.VERIFIER)
+def approve_exception(need_id: int) -> Response:
+    need = get_or_404(db.session, Need, need_id)
+    if not need.can_view_private(current_user):
+        abort(403)
+    services.approve_cost_exception(db.session, need, current_user, request.form.get("note", ""))
+    flash(_("Exception approved. The repair can now be published."), "info")
+    return redirect(url_for("work.need", need_id=need.id))
