@@ -147,6 +147,7 @@ class Settings:
             WTF_I18N_ENABLED=True,
             MAX_CONTENT_LENGTH=10 * 1024 * 1024,
             BABEL_DEFAULT_LOCALE="zh",
+            BABEL_TRANSLATION_DIRECTORIES=str(INSTANCE_DIR.parent / "translations"),
             BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
             RATELIMIT_STORAGE_URI=self.REDIS_URL or "memory://",
             RATELIMIT_HEADERS_ENABLED=True,

@@ -249,11 +249,26 @@ def _make_need(
         # Verified companies only (the last one is still pending).
         NeedKind.REPAIR: rng.choice(companies[:-1]),
     }[kind]
+    advance(session, need, state, worker=worker, verifier=verifier, claimer=claimer)
+    return need
+
+
+def advance(
+    session: Session,
+    need: Need,
+    state: NeedState,
+    *,
+    worker: User,
+    verifier: User,
+    claimer: User | None = None,
+) -> Need:
+    """Take a fresh draft to ``state`` through the real lifecycle (demo data and tests)."""
     for action in PATHS[state]:
         actor: User | None = {"approve": verifier, "reject": verifier, "claim": claimer,
                               "deliver": claimer, "expire": None}.get(action, worker)
         changes: dict[str, object] = {}
         if action == "claim":
+            assert claimer is not None, "a claimer is needed to go past published"
             org = claimer.organisation
             changes = {"claimant_id": claimer.id, "claimant_org_id": org.id if org else None}
         if action == "approve" and need.needs_cost_exception(

@@ -1,0 +1,202 @@
+"""Test fixtures: one app per run, one rolled-back transaction per test.
+
+The suite runs on SQLite by default and on PostgreSQL when ``TEST_DATABASE_URL`` points
+there (``make test`` does both). The schema is built by the Alembic migrations, so every
+run also tests them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from app import create_app, migrate
+from app.extensions import db, limiter
+
+TEST_PASSWORD = "correct-horse-42"
+POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
+
+
+def test_settings(database_url: str) -> dict[str, object]:
+    return {
+        "SHANLIAN_ENV": "testing",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "PASSWORD_HASH_MEMORY_KIB": 1024,
+        "PASSWORD_HASH_TIME_COST": 1,
+        "WTF_CSRF_ENABLED": False,
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+    }
+
+
+def fresh_database(base_url: str, name: str, tmp_dir: Path) -> str:
+    """An empty database for this run: a new SQLite file, or a recreated PostgreSQL database."""
+    if not base_url.startswith("postgres"):
+        return f"sqlite:///{tmp_dir / (name + '.sqlite3')}"
+    url = make_url(base_url).set(drivername="postgresql+psycopg")
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    database = f"{url.database}_{name}"
+    assert re.fullmatch(r"\w+", database)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    admin.dispose()
+    return url.set(database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    base = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    return fresh_database(base, f"suite_{os.getpid()}", tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> Iterator[Flask]:
+    app = create_app(test_settings(database_url))
+    assert db.engine is not None
+    migrate.upgrade(db.engine)
+    with app.app_context():
+        yield app
+    db.engine.dispose()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[object]:
+    """The app's scoped session, bound to a transaction that is rolled back after the test.
+    Commits inside the app become savepoints."""
+    assert db.engine is not None
+    connection = db.engine.connect()
+    transaction = connection.begin()
+    db.session.remove()
+    db.session_factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    limiter.reset()
+    try:
+        yield db.session
+    finally:
+        db.session.remove()
+        transaction.rollback()
+        connection.close()
+        db.session_factory.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+
+
+@pytest.fixture
+def client(app: Flask, session: object) -> FlaskClient:
+    return app.test_client()
+
+
+class Auth:
+    """Sign in and out through the real login form."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def login(self, user_or_email: object, password: str = TEST_PASSWORD) -> None:
+        email = getattr(user_or_email, "email", user_or_email)
+        response = self.client.post("/login", data={"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+    def logout(self) -> None:
+        self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> Auth:
+    return Auth(client)
+
+
+@dataclass
+class QueryCounter:
+    count: int = 0
+    statements: list[str] | None = None
+
+
+@pytest.fixture
+def count_queries(app: Flask, session: object) -> object:
+    """``with count_queries() as counter: ...`` counts SQL statements sent to the database."""
+
+    @contextmanager
+    def counting() -> Iterator[QueryCounter]:
+        counter = QueryCounter(statements=[])
+        connection = db.session.connection()
+
+        def before(conn: object, cursor: object, statement: str, *args: object) -> None:
+            if statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO")):
+                return
+            counter.count += 1
+            assert counter.statements is not None
+            counter.statements.append(statement)
+
+        engine = connection.engine
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return counting
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app served over real HTTP by a separate process, on its own database, with the
+    demo data. CSRF protection is on, as in production."""
+    base = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    url = fresh_database(base, f"live_{os.getpid()}", tmp_path_factory.mktemp("live"))
+    env = {
+        **os.environ,
+        "SHANLIAN_ENV": "development",
+        "DATABASE_URL": url,
+        "SECRET_KEY": "live-test-secret-key-0123456789abcdef",
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        "PASSWORD_HASH_MEMORY_KIB": "8192",
+        "PASSWORD_HASH_TIME_COST": "1",
+    }
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    root = Path(__file__).resolve().parent.parent
+    for command in (["db", "upgrade"], ["seed-demo", "--seed", "7"]):
+        subprocess.run([*flask, *command], env=env, cwd=root, check=True, capture_output=True)
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("live-log") / "server.log").open("w")
+    server = subprocess.Popen(
+        [*flask, "run", "--port", str(port), "--no-reload", "--with-threads"],
+        env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(base_url + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"live server did not start; see {log.name}") from None
+            time.sleep(0.2)
+    try:
+        yield base_url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
