@@ -75,8 +75,11 @@ cmd_check() {
     # without running `update` fails too.
     extract_to "$tmp/current.pot" 2>"$tmp/extract.log" || { cat "$tmp/extract.log" >&2; return 1; }
     "$PYTHON" - "$tmp/current.pot" "$DIR/$REQUIRED_LOCALE/LC_MESSAGES/messages.po" <<'PY'
+import re
 import sys
 from babel.messages.pofile import read_po
+
+PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]|\{\w*\}")
 
 pot_path, po_path = sys.argv[1], sys.argv[2]
 try:
@@ -109,6 +112,13 @@ for message in catalog:
     else:
         for error in message.check(catalog):
             problems.append(f"bad translation: {message.id!r}: {error}  [{where(message)}]")
+        ids = message.id if isinstance(message.id, (list, tuple)) else (message.id,)
+        wanted = sorted(set(PLACEHOLDER.findall(" ".join(ids))))
+        for string in strings:
+            if sorted(set(PLACEHOLDER.findall(string))) != wanted:
+                problems.append(
+                    f"placeholders differ: {message.id!r} -> {string!r}  [{where(message)}]"
+                )
 
 if problems:
     print(f"{po_path}: {len(problems)} problem(s)", file=sys.stderr)

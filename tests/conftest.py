@@ -7,6 +7,7 @@ run also tests them.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import socket
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -94,8 +96,18 @@ def session(app: Flask) -> Iterator[object]:
         db.session_factory.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
 
 
+class IsolatedClient(FlaskClient):
+    """Runs each request in a fresh context, as a server does: its own app context, ``g``
+    and database session (the test's own objects are detached afterwards; re-read them
+    with ``session.get``)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def client(app: Flask, session: object) -> FlaskClient:
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 

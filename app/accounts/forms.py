@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
@@ -17,9 +18,9 @@ class RegisterForm(FlaskForm):
     role = SelectField(
         _l("I am joining as"),
         choices=[
-            ("donor", _l("A donor")),
-            ("company", _l("A company (爱心企业)")),
-            ("team", _l("A volunteer team leader")),
+            SelectChoice("donor", _l("A donor")),
+            SelectChoice("company", _l("A company (爱心企业)")),
+            SelectChoice("team", _l("A volunteer team leader")),
         ],
         validators=[DataRequired()],
     )
@@ -43,9 +44,9 @@ class StaffForm(FlaskForm):
     role = SelectField(
         _l("Role"),
         choices=[
-            ("caseworker", _l("Caseworker")),
-            ("verifier", _l("Verifier / supervisor")),
-            ("admin", _l("Site admin")),
+            SelectChoice("caseworker", _l("Caseworker")),
+            SelectChoice("verifier", _l("Verifier / supervisor")),
+            SelectChoice("admin", _l("Site admin")),
         ],
     )
     display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])

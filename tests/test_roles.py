@@ -1,0 +1,137 @@
+"""Every page and API route, for every role: allowed roles succeed, others get 403 or are
+sent to sign in."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.accounts.models import OrgKind
+from app.needs.models import NeedState
+from tests.factories import (
+    HouseholdFactory,
+    MicroWishFactory,
+    OrganisationFactory,
+    UserFactory,
+    member_of,
+    need_in_state,
+)
+
+ROLES = ["anonymous", "donor", "company", "team", "caseworker", "verifier", "admin"]
+EVERYONE = set(ROLES)
+SIGNED_IN = EVERYONE - {"anonymous"}
+
+
+@pytest.fixture
+def world(session):
+    caseworker = UserFactory(caseworker=True)
+    household = HouseholdFactory(created_by_id=caseworker.id)
+    draft = MicroWishFactory(household=household, created_by_id=caseworker.id)
+    public = need_in_state(NeedState.PUBLISHED)
+    people = {
+        "donor": UserFactory(),
+        "company": member_of(OrganisationFactory(verified=True)),
+        "team": member_of(OrganisationFactory(verified=True, team=True)),
+        "caseworker": caseworker,
+        "verifier": UserFactory(verifier=True),
+        "admin": UserFactory(admin=True),
+    }
+    assert people["team"].organisation.kind is OrgKind.TEAM
+    return {"people": people, "household": household, "draft": draft, "public": public}
+
+
+ROUTES = [
+    ("/", EVERYONE),
+    ("/needs", EVERYONE),
+    ("/needs?kind=micro_wish&city=440100&status=published", EVERYONE),
+    ("/needs/{public}", EVERYONE),
+    ("/needs/{draft}", {"caseworker", "verifier"}),
+    ("/healthz", EVERYONE),
+    ("/login", EVERYONE),
+    ("/register", EVERYONE),
+    ("/me", SIGNED_IN),
+    ("/organisation", {"company", "team"}),
+    ("/admin/organisations", {"admin"}),
+    ("/admin/staff", {"admin"}),
+    ("/work/", {"caseworker"}),
+    ("/work/households", {"caseworker", "verifier"}),
+    ("/work/households/new", {"caseworker"}),
+    ("/work/households/{household}", {"caseworker", "verifier"}),
+    ("/work/households/{household}/edit", {"caseworker"}),
+    ("/work/households/{household}/needs/new", {"caseworker"}),
+    ("/work/needs/{draft}", {"caseworker", "verifier"}),
+    ("/work/needs/{draft}/edit", {"caseworker"}),
+    ("/review/", {"verifier"}),
+    ("/api/v1/needs", EVERYONE),
+    ("/api/v1/needs/{public}", EVERYONE),
+    ("/api/v1/openapi.json", EVERYONE),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("template", "allowed"), ROUTES, ids=[r[0] for r in ROUTES])
+def test_page_access(client, auth, world, role, template, allowed):
+    url = template.format(
+        public=world["public"].id, draft=world["draft"].id, household=world["household"].id
+    )
+    if role != "anonymous":
+        auth.login(world["people"][role])
+    response = client.get(url)
+    if role in allowed:
+        assert response.status_code in (200, 302), (url, role, response.status_code)
+        if response.status_code == 302:
+            assert "/login" not in response.headers["Location"]
+    elif role == "anonymous" and template.startswith(("/work", "/admin", "/review", "/me",
+                                                      "/organisation")):
+        assert response.status_code == 302
+        assert "/login" in response.headers["Location"]
+    elif template == "/needs/{draft}":
+        assert response.status_code == 404  # a draft does not exist for the public
+    else:
+        assert response.status_code == 403, (url, role, response.status_code)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_api_me_needs_a_token(client, world, role):
+    from app.accounts.services import issue_token
+
+    headers = {}
+    if role != "anonymous":
+        headers["Authorization"] = f"Bearer {issue_token(world['people'][role])}"
+    response = client.get("/api/v1/me", headers=headers)
+    if role == "anonymous":
+        assert response.status_code == 401
+        assert response.is_json
+    else:
+        assert response.status_code == 200
+        assert response.json["role"] == world["people"][role].role.value
+
+
+ACTIONS = [
+    # (need state, action, roles allowed)
+    (NeedState.DRAFT, "submit", {"caseworker"}),
+    (NeedState.SUBMITTED, "approve", {"verifier"}),
+    (NeedState.SUBMITTED, "reject", {"verifier"}),
+    (NeedState.PUBLISHED, "claim", {"donor", "company", "team"}),
+    (NeedState.DELIVERED, "confirm", {"caseworker"}),
+    (NeedState.PUBLISHED, "cancel", {"caseworker"}),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("state", "action", "allowed"), ACTIONS,
+                         ids=[f"{a[0].value}-{a[1]}" for a in ACTIONS])
+def test_lifecycle_actions_by_role(client, auth, world, session, role, state, action, allowed):
+    caseworker = world["people"]["caseworker"]
+    need = need_in_state(state, household=world["household"], created_by_id=caseworker.id)
+    if role != "anonymous":
+        auth.login(world["people"][role])
+    response = client.post(f"/work/needs/{need.id}/{action}", data={"note": "原因"})
+    after = session.get(type(need), need.id).state
+    if role in allowed:
+        assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        assert after is not state
+    else:
+        assert response.status_code in (302, 403, 404)
+        if response.status_code == 302:
+            assert "/login" in response.headers["Location"]
+        assert after is state
