@@ -66,7 +66,7 @@ class OrganisationFactory(Base):
 
     kind = OrgKind.COMPANY
     name = factory.Sequence(lambda n: f"爱心企业{n}")
-    licence_number = factory.Sequence(lambda n: f"91440101MA5{n:06d}0X")
+    licence_number = factory.Sequence(lambda n: f"91440101MA{n:06d}0X")
     district_code = TIANHE
     status = OrgStatus.PENDING
 
