@@ -61,7 +61,8 @@ def _configure_login() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.accounts.views import admin_bp, bp as accounts_bp
+    from app.accounts.views import admin_bp
+    from app.accounts.views import bp as accounts_bp
     from app.api.views import bp as api_bp
     from app.core.views import bp as core_bp
     from app.needs.views import public_bp, work_bp
@@ -89,6 +90,11 @@ def _register_request_transaction(app: Flask) -> None:
             from app.errors import error_response
 
             app.logger.warning("integrity conflict on %s %s", request.method, request.path)
-            return error_response(409, _("This conflicts with a change made a moment ago. "
-                                         "Nothing was saved; please try again."))
+            return error_response(
+                409,
+                _(
+                    "This conflicts with a change made a moment ago. "
+                    "Nothing was saved; please try again."
+                ),
+            )
         return response

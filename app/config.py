@@ -122,7 +122,8 @@ class Settings:
     def _check(self) -> None:
         if self.SHANLIAN_ENV not in {"development", "production", "testing"}:
             raise ConfigError(
-                f"SHANLIAN_ENV must be development, production or testing, got {self.SHANLIAN_ENV!r}"
+                "SHANLIAN_ENV must be development, production or testing, "
+                f"got {self.SHANLIAN_ENV!r}"
             )
         if self.SEARCH_BACKEND not in {"database", "elasticsearch"}:
             raise ConfigError(

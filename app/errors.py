@@ -119,7 +119,8 @@ def register_error_handlers(app: Flask) -> None:
     def handle_unexpected(exc: Exception) -> Response:
         # Logged without locals or SQL parameters (the engine hides them), so no
         # household detail reaches the log.
-        app.logger.error("unhandled error on %s %s: %s", request.method, request.path,
-                         type(exc).__name__)
+        app.logger.error(
+            "unhandled error on %s %s: %s", request.method, request.path, type(exc).__name__
+        )
         db.session.rollback()
         return error_response(500, http_message(500))

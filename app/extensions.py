@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, has_request_context, request
 from flask_babel import Babel
@@ -31,7 +31,13 @@ class Database:
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.session_factory = sessionmaker(expire_on_commit=False)
-        self.session: scoped_session[Session] = scoped_session(self.session_factory)
+        self.registry: scoped_session[Session] = scoped_session(self.session_factory)
+        # Typed as a plain Session: services take a Session and the registry proxies one.
+        self.session: Session = cast(Session, self.registry)
+
+    def remove(self) -> None:
+        """End the current thread's session (teardown, tests)."""
+        self.registry.remove()
 
     def init_app(self, app: Flask) -> None:
         url = app.config["DATABASE_URL"]
@@ -51,7 +57,7 @@ class Database:
         app.extensions["database"] = self
 
     def _remove_session(self, _exc: BaseException | None) -> None:
-        self.session.remove()
+        self.registry.remove()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

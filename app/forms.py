@@ -31,9 +31,11 @@ def area_choices() -> list[tuple[str, str]]:
     """Province, cities and districts: the areas a verifier may supervise."""
     locale = str(get_locale() or "zh")
     province = gazetteer.province()
-    return [(province.code, province.name(locale))] + [
-        (c.code, c.name(locale)) for c in gazetteer.cities()
-    ] + district_choices(include_blank=False)
+    return (
+        [(province.code, province.name(locale))]
+        + [(c.code, c.name(locale)) for c in gazetteer.cities()]
+        + district_choices(include_blank=False)
+    )
 
 
 def apply_service_errors(form: FlaskForm, error: ValidationFailed) -> None:

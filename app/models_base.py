@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, Enum
 from sqlalchemy.types import TypeDecorator
 
+CHINA = ZoneInfo("Asia/Shanghai")
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def local_today() -> date:
+    """Today in China: deadlines and work days are Beijing dates, whatever the server's zone."""
+    return datetime.now(CHINA).date()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -13,15 +13,15 @@ from sqlalchemy.orm import Session
 
 from app.accounts import services as accounts
 from app.accounts.models import (
-    Membership,
     MemberRole,
+    Membership,
     Organisation,
     OrgKind,
     OrgStatus,
     Role,
     User,
 )
-from app.models_base import utcnow
+from app.models_base import local_today, utcnow
 from app.needs import lifecycle
 from app.needs import services as needs
 from app.needs.models import (
@@ -37,7 +37,7 @@ from app.needs.models import (
 )
 from app.places import gazetteer
 
-DEMO_PASSWORD = "shanlian-demo-2026"
+DEMO_PASSWORD = "shanlian-demo-2026"  # noqa: S105 - documented, for the demo only
 DEMO_DOMAIN = "demo.example"
 DEMO_CASEWORKER_DISTRICT = "440106"  # 天河区, Guangzhou
 N_DONORS, N_COMPANIES, N_TEAMS = 50, 10, 10
@@ -62,9 +62,19 @@ NOTES = {
 
 SURNAMES = "陈李黄张梁林刘吴罗何郑杨谢冯朱曾彭邓"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华"
-WISHES = [
-    ("书包和文具", "读小学的孩子想要一个新书包和一套文具，开学就能用上。", 120, CareCategory.EDUCATION),
-    ("电饭煲", "独居老人的电饭煲坏了，每天只能用小锅煮饭，希望有一个新的电饭煲。", 260, CareCategory.LIVING),
+WISHES: list[tuple[str, str, int, CareCategory]] = [
+    (
+        "书包和文具",
+        "读小学的孩子想要一个新书包和一套文具，开学就能用上。",
+        120,
+        CareCategory.EDUCATION,
+    ),
+    (
+        "电饭煲",
+        "独居老人的电饭煲坏了，每天只能用小锅煮饭，希望有一个新的电饭煲。",
+        260,
+        CareCategory.LIVING,
+    ),
     ("冬季棉被", "家中老人怕冷，旧被子已经用了十多年，想要两床厚棉被。", 300, CareCategory.LIVING),
     ("学习台灯", "初中生晚上写作业光线不足，希望有一盏护眼台灯。", 150, CareCategory.EDUCATION),
     ("助听器", "老人听力下降，与家人交流困难，希望配一副助听器。", 1800, CareCategory.MEDICAL),
@@ -77,19 +87,49 @@ FARM_TASKS = [
     ("采摘荔枝", "果园的荔枝到了采摘期，需要人手帮忙采摘和装箱。"),
     ("种植花生", "想在坡地种上花生，需要帮忙翻地和播种。"),
 ]
-REPAIRS = [
-    ("电线老化改造", "屋内电线老化裸露，存在触电和火灾隐患，需要重新布线。",
-     RepairCategory.ELECTRICAL, [Skill.ELECTRICIAN], 6_000),
-    ("燃气阀门更换", "厨房燃气软管老化，阀门漏气，需要更换。",
-     RepairCategory.GAS, [Skill.GAS_FITTER], 1_200),
-    ("卫生间防滑改造", "老人在卫生间滑倒过一次，需要铺防滑地砖并安装扶手。",
-     RepairCategory.ANTI_SLIP, [Skill.MASON], 8_000),
-    ("安装扶手", "楼梯和床边需要安装扶手，方便老人起身和上下楼。",
-     RepairCategory.GRAB_BARS, [Skill.CARPENTER], 2_500),
-    ("屋顶补漏", "雨季屋顶漏水严重，房间墙面发霉，需要修补屋顶。",
-     RepairCategory.ROOF, [Skill.ROOFER], 15_000),
-    ("危房加固重建", "房屋主体结构开裂，经鉴定需要加固重建，费用超出常规上限，需一事一议。",
-     RepairCategory.OTHER, [Skill.MASON], 120_000),
+REPAIRS: list[tuple[str, str, RepairCategory, list[Skill], int]] = [
+    (
+        "电线老化改造",
+        "屋内电线老化裸露，存在触电和火灾隐患，需要重新布线。",
+        RepairCategory.ELECTRICAL,
+        [Skill.ELECTRICIAN],
+        6_000,
+    ),
+    (
+        "燃气阀门更换",
+        "厨房燃气软管老化，阀门漏气，需要更换。",
+        RepairCategory.GAS,
+        [Skill.GAS_FITTER],
+        1_200,
+    ),
+    (
+        "卫生间防滑改造",
+        "老人在卫生间滑倒过一次，需要铺防滑地砖并安装扶手。",
+        RepairCategory.ANTI_SLIP,
+        [Skill.MASON],
+        8_000,
+    ),
+    (
+        "安装扶手",
+        "楼梯和床边需要安装扶手，方便老人起身和上下楼。",
+        RepairCategory.GRAB_BARS,
+        [Skill.CARPENTER],
+        2_500,
+    ),
+    (
+        "屋顶补漏",
+        "雨季屋顶漏水严重，房间墙面发霉，需要修补屋顶。",
+        RepairCategory.ROOF,
+        [Skill.ROOFER],
+        15_000,
+    ),
+    (
+        "危房加固重建",
+        "房屋主体结构开裂，经鉴定需要加固重建，费用超出常规上限，需一事一议。",
+        RepairCategory.OTHER,
+        [Skill.MASON],
+        120_000,
+    ),
 ]
 
 
@@ -114,8 +154,13 @@ def seed_demo_data(session: Session, seed: int = 2023, if_empty: bool = False) -
     password_hash = accounts.hash_password(DEMO_PASSWORD)  # one hash: the password is shared
 
     def user(local: str, name: str, role: Role, area: str | None = None) -> User:
-        u = User(email=_email(local), display_name=name, role=role, area_code=area,
-                 password_hash=password_hash)
+        u = User(
+            email=_email(local),
+            display_name=name,
+            role=role,
+            area_code=area,
+            password_hash=password_hash,
+        )
         session.add(u)
         return u
 
@@ -160,8 +205,12 @@ def seed_demo_data(session: Session, seed: int = 2023, if_empty: bool = False) -
     session.flush()
 
     city_caseworkers = {
-        city.code: user(f"caseworker.{city.code}", f"{city.name_zh}社工", Role.CASEWORKER,
-                        gazetteer.districts(city.code)[0].code)
+        city.code: user(
+            f"caseworker.{city.code}",
+            f"{city.name_zh}社工",
+            Role.CASEWORKER,
+            gazetteer.districts(city.code)[0].code,
+        )
         for city in gazetteer.cities()
     }
     session.flush()
@@ -173,8 +222,12 @@ def seed_demo_data(session: Session, seed: int = 2023, if_empty: bool = False) -
             _make_need(session, rng, caseworker, verifier, kind, state, donors, companies, teams)
             count += 1
     # Every city gets households and a spread of needs, most of them open.
-    spread = [NeedState.PUBLISHED] * 5 + [NeedState.CLAIMED, NeedState.CONFIRMED,
-                                          NeedState.CLOSED, NeedState.SUBMITTED]
+    spread = [NeedState.PUBLISHED] * 5 + [
+        NeedState.CLAIMED,
+        NeedState.CONFIRMED,
+        NeedState.CLOSED,
+        NeedState.SUBMITTED,
+    ]
     for city_code, worker in city_caseworkers.items():
         for i, state in enumerate(spread):
             kind = list(NeedKind)[(i + int(city_code[2:4])) % 3]
@@ -207,27 +260,52 @@ def _make_household(session: Session, rng: random.Random, worker: User) -> House
 
 
 def _need_data(rng: random.Random, kind: NeedKind) -> needs.NeedData:
-    today = date.today()
-    urgency = rng.choice([Urgency.LOW, Urgency.NORMAL, Urgency.NORMAL, Urgency.HIGH, Urgency.CRITICAL])
+    today = local_today()
+    urgency = rng.choice(
+        [Urgency.LOW, Urgency.NORMAL, Urgency.NORMAL, Urgency.HIGH, Urgency.CRITICAL]
+    )
     deadline = today + timedelta(days=rng.randrange(7, 90))
     if kind is NeedKind.MICRO_WISH:
         item, story, value, category = rng.choice(WISHES)
-        return needs.NeedData(kind=kind, title=f"微心愿：{item}", story=story, category=category,
-                              urgency=urgency, deadline=deadline, item=item,
-                              quantity=rng.randint(1, 2), estimated_value_yuan=value)
+        return needs.NeedData(
+            kind=kind,
+            title=f"微心愿：{item}",
+            story=story,
+            category=category,
+            urgency=urgency,
+            deadline=deadline,
+            item=item,
+            quantity=rng.randint(1, 2),
+            estimated_value_yuan=value,
+        )
     if kind is NeedKind.FARM_HELP:
         task, story = rng.choice(FARM_TASKS)
         start = today + timedelta(days=rng.randrange(3, 30))
-        return needs.NeedData(kind=kind, title=f"助农耕：{task}", story=story,
-                              category=CareCategory.LIVING, urgency=urgency, deadline=deadline,
-                              task=task, window_start=start,
-                              window_end=start + timedelta(days=rng.randrange(0, 5)),
-                              volunteers_needed=rng.randint(4, 12),
-                              hours_per_volunteer=rng.choice([3, 4, 6]))
-    title, story, category, skills, cost = rng.choice(REPAIRS)
-    return needs.NeedData(kind=kind, title=f"安心善居：{title}", story=story,
-                          category=CareCategory.HOUSING, urgency=urgency, deadline=deadline,
-                          repair_category=category, skills=skills, estimated_cost_yuan=cost)
+        return needs.NeedData(
+            kind=kind,
+            title=f"助农耕：{task}",
+            story=story,
+            category=CareCategory.LIVING,
+            urgency=urgency,
+            deadline=deadline,
+            task=task,
+            window_start=start,
+            window_end=start + timedelta(days=rng.randrange(0, 5)),
+            volunteers_needed=rng.randint(4, 12),
+            hours_per_volunteer=rng.choice([3, 4, 6]),
+        )
+    title, story, repair_category, skills, cost = rng.choice(REPAIRS)
+    return needs.NeedData(
+        kind=kind,
+        title=f"安心善居：{title}",
+        story=story,
+        category=CareCategory.HOUSING,
+        urgency=urgency,
+        deadline=deadline,
+        repair_category=repair_category,
+        skills=skills,
+        estimated_cost_yuan=cost,
+    )
 
 
 def _make_need(
@@ -264,8 +342,13 @@ def advance(
 ) -> Need:
     """Take a fresh draft to ``state`` through the real lifecycle (demo data and tests)."""
     for action in PATHS[state]:
-        actor: User | None = {"approve": verifier, "reject": verifier, "claim": claimer,
-                              "deliver": claimer, "expire": None}.get(action, worker)
+        actor: User | None = {
+            "approve": verifier,
+            "reject": verifier,
+            "claim": claimer,
+            "deliver": claimer,
+            "expire": None,
+        }.get(action, worker)
         changes: dict[str, object] = {}
         if action == "claim":
             assert claimer is not None, "a claimer is needed to go past published"
@@ -274,6 +357,8 @@ def advance(
         if action == "approve" and need.needs_cost_exception(
             current_app.config["REPAIR_COST_CAP_YUAN"]
         ):
-            needs.approve_cost_exception(session, need, verifier, "经现场评估，属危房，一事一议批准。")
+            needs.approve_cost_exception(
+                session, need, verifier, "经现场评估，属危房，一事一议批准。"
+            )
         lifecycle.transition(session, need, action, actor, note=NOTES.get(action, ""), **changes)
     return need

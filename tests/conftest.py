@@ -84,13 +84,13 @@ def session(app: Flask) -> Iterator[object]:
     assert db.engine is not None
     connection = db.engine.connect()
     transaction = connection.begin()
-    db.session.remove()
+    db.remove()
     db.session_factory.configure(bind=connection, join_transaction_mode="create_savepoint")
     limiter.reset()
     try:
         yield db.session
     finally:
-        db.session.remove()
+        db.remove()
         transaction.rollback()
         connection.close()
         db.session_factory.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")

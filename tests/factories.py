@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from functools import cache
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
-from app.accounts.models import Membership, MemberRole, Organisation, OrgKind, OrgStatus, Role, User
+from app.accounts.models import MemberRole, Membership, Organisation, OrgKind, OrgStatus, Role, User
 from app.accounts.services import hash_password
 from app.extensions import db
-from app.models_base import utcnow
+from app.models_base import local_today, utcnow
 from app.needs.models import (
     CareCategory,
     FarmHelp,
@@ -111,7 +111,7 @@ class _NeedBase(Base):
     story = "一位独居老人需要帮助，生活比较困难。"
     category = CareCategory.LIVING
     urgency = Urgency.NORMAL
-    deadline = factory.LazyFunction(lambda: date.today() + timedelta(days=30))
+    deadline = factory.LazyFunction(lambda: local_today() + timedelta(days=30))
     approx_lat = 23.125
     approx_lng = 113.375
     state = NeedState.DRAFT
@@ -131,8 +131,8 @@ class FarmHelpFactory(_NeedBase):
         model = FarmHelp
 
     task = "春耕插秧"
-    window_start = factory.LazyFunction(lambda: date.today() + timedelta(days=5))
-    window_end = factory.LazyFunction(lambda: date.today() + timedelta(days=7))
+    window_start = factory.LazyFunction(lambda: local_today() + timedelta(days=5))
+    window_end = factory.LazyFunction(lambda: local_today() + timedelta(days=7))
     volunteers_needed = 10
     hours_per_volunteer = 4
 

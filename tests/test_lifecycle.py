@@ -9,10 +9,10 @@ from app.errors import InvalidTransition, NotAllowed, ValidationFailed
 from app.needs import lifecycle
 from app.needs.models import Need, NeedEvent, NeedState
 from tests.factories import (
+    YUEXIU,
     MicroWishFactory,
     RepairFactory,
     UserFactory,
-    YUEXIU,
     need_in_state,
 )
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms.fields.choices import SelectChoice
 from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 
@@ -52,9 +52,7 @@ class StaffForm(FlaskForm):
     display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
     area_code = SelectField(_l("Area"), validators=[Optional()])
-    password = PasswordField(
-        _l("Initial password"), validators=[DataRequired(), Length(max=200)]
-    )
+    password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=200)])
 
 
 class DecisionForm(FlaskForm):

@@ -16,14 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import (
+    SELF_SERVICE_ROLES,
     ApiKey,
-    Membership,
     MemberRole,
+    Membership,
     Organisation,
     OrgKind,
     OrgStatus,
     Role,
-    SELF_SERVICE_ROLES,
     User,
 )
 from app.errors import Conflict, NotAllowed, ValidationFailed
@@ -284,8 +284,16 @@ def add_member(session: Session, organisation: Organisation, actor: User, email:
     if user is None or user.role is not expected:
         raise ValidationFailed(
             _l("Please correct the marked fields."),
-            {"email": [str(_l("No account of the right kind has this email. Ask them to "
-                              "register as a company or volunteer team member first."))]},
+            {
+                "email": [
+                    str(
+                        _l(
+                            "No account of the right kind has this email. Ask them to "
+                            "register as a company or volunteer team member first."
+                        )
+                    )
+                ]
+            },
         )
     if user.memberships:
         raise Conflict(_l("This person already belongs to an organisation."))
@@ -353,4 +361,3 @@ def create_staff(
 
 def count_users(session: Session) -> int:
     return session.scalar(select(func.count(User.id))) or 0
-

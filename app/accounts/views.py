@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.accounts import services
@@ -46,7 +46,9 @@ def login() -> str | Response:
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = services.authenticate(db.session, form.email.data or "", form.password.data or "")
+            user = services.authenticate(
+                db.session, form.email.data or "", form.password.data or ""
+            )
         except NotAllowed as exc:
             form.form_errors.append(str(exc.message))
         else:
@@ -86,8 +88,13 @@ def register() -> str | Response:
         else:
             login_user(user)
             if user.organisation is not None:
-                flash(_("Welcome! Your organisation will be able to claim needs once an "
-                        "admin has verified it."), "info")
+                flash(
+                    _(
+                        "Welcome! Your organisation will be able to claim needs once an "
+                        "admin has verified it."
+                    ),
+                    "info",
+                )
             else:
                 flash(_("Welcome! You can now claim micro-wishes."), "info")
             return redirect(url_for("accounts.dashboard"))
@@ -126,8 +133,9 @@ def organisation() -> str | Response:
                 flash(_("Member added."), "info")
                 return redirect(url_for("accounts.organisation"))
             if action == "create_key" and key_form.validate_on_submit():
-                new_key = services.create_api_key(db.session, org, current_user,
-                                                  key_form.name.data or "")
+                new_key = services.create_api_key(
+                    db.session, org, current_user, key_form.name.data or ""
+                )
             elif action not in {"add_member", "create_key"}:
                 status = 400
             else:
@@ -179,8 +187,9 @@ def decide(org_id: int, decision: str) -> Response:
     form = DecisionForm()
     if not form.validate_on_submit():
         raise ValidationFailed(_("Please correct the marked fields."), form.errors)
-    services.decide_organisation(db.session, org, current_user, decision == "verify",
-                                 form.note.data or "")
+    services.decide_organisation(
+        db.session, org, current_user, decision == "verify", form.note.data or ""
+    )
     flash(_("%(name)s: decision recorded.", name=org.name), "info")
     return redirect(url_for("admin.organisations"))
 

@@ -24,8 +24,10 @@ def build_openapi() -> dict[str, Any]:
         version="1.0.0",
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],
-        info={"description": "Verified needs of households in hardship, and how to help. "
-                             "Household identities are never part of the API."},
+        info={
+            "description": "Verified needs of households in hardship, and how to help. "
+            "Household identities are never part of the API."
+        },
         servers=[{"url": "/api/v1"}],
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
@@ -43,8 +45,10 @@ def build_openapi() -> dict[str, Any]:
                 "summary": "List verified needs",
                 "parameters": [{"in": "query", "schema": schemas.NeedListQuerySchema}],
                 "responses": {
-                    "200": {"description": "A page of needs",
-                            "content": {"application/json": {"schema": "NeedPage"}}},
+                    "200": {
+                        "description": "A page of needs",
+                        "content": {"application/json": {"schema": "NeedPage"}},
+                    },
                     "422": _error("Invalid filter"),
                 },
             }
@@ -55,11 +59,19 @@ def build_openapi() -> dict[str, Any]:
         operations={
             "get": {
                 "summary": "One verified need",
-                "parameters": [{"in": "path", "name": "need_id", "required": True,
-                                "schema": {"type": "integer", "minimum": 0}}],
+                "parameters": [
+                    {
+                        "in": "path",
+                        "name": "need_id",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 0},
+                    }
+                ],
                 "responses": {
-                    "200": {"description": "The need",
-                            "content": {"application/json": {"schema": "Need"}}},
+                    "200": {
+                        "description": "The need",
+                        "content": {"application/json": {"schema": "Need"}},
+                    },
                     "404": _error("No public need with this id"),
                 },
             }
@@ -70,11 +82,15 @@ def build_openapi() -> dict[str, Any]:
         operations={
             "post": {
                 "summary": "Exchange email and password for a bearer token",
-                "requestBody": {"required": True,
-                                "content": {"application/json": {"schema": "TokenRequest"}}},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "TokenRequest"}},
+                },
                 "responses": {
-                    "201": {"description": "A token",
-                            "content": {"application/json": {"schema": "Token"}}},
+                    "201": {
+                        "description": "A token",
+                        "content": {"application/json": {"schema": "Token"}},
+                    },
                     "400": _error("Not a JSON object"),
                     "403": _error("Wrong email or password"),
                     "422": _error("Invalid fields"),
@@ -90,8 +106,10 @@ def build_openapi() -> dict[str, Any]:
                 "summary": "The account behind the token",
                 "security": [{"bearer": []}],
                 "responses": {
-                    "200": {"description": "The account",
-                            "content": {"application/json": {"schema": "Me"}}},
+                    "200": {
+                        "description": "The account",
+                        "content": {"application/json": {"schema": "Me"}},
+                    },
                     "401": _error("Missing or invalid token"),
                 },
             }

@@ -30,34 +30,54 @@ class NeedSchema(Schema):
     """A need as the public sees it."""
 
     id = fields.Integer(required=True)
-    kind = fields.String(attribute="kind.value", required=True,
-                         validate=validate.OneOf(_enum_values(NeedKind)))
-    kind_label = fields.Function(lambda n: label(n.kind), required=True,
-                                 metadata={"type": "string"})
+    kind = fields.String(
+        attribute="kind.value", required=True, validate=validate.OneOf(_enum_values(NeedKind))
+    )
+    kind_label = fields.Function(
+        lambda n: label(n.kind), required=True, metadata={"type": "string"}
+    )
     title = fields.String(required=True)
     story = fields.String(required=True)
-    category = fields.String(attribute="category.value", required=True,
-                             validate=validate.OneOf(_enum_values(CareCategory)))
-    status = fields.String(attribute="state.value", required=True,
-                           validate=validate.OneOf(_enum_values(NeedState, PUBLIC_STATES)))
-    urgency = fields.String(attribute="urgency.value", required=True,
-                            validate=validate.OneOf(_enum_values(Urgency)))
+    category = fields.String(
+        attribute="category.value",
+        required=True,
+        validate=validate.OneOf(_enum_values(CareCategory)),
+    )
+    status = fields.String(
+        attribute="state.value",
+        required=True,
+        validate=validate.OneOf(_enum_values(NeedState, PUBLIC_STATES)),
+    )
+    urgency = fields.String(
+        attribute="urgency.value", required=True, validate=validate.OneOf(_enum_values(Urgency))
+    )
     deadline = fields.Date(allow_none=True, required=True)
     district = fields.Method("_district", required=True, metadata=_PLACE)
     city = fields.Method("_city", required=True, metadata=_PLACE)
-    location = fields.Method("_location", required=True, metadata={
-        "type": "object",
-        "description": "The public, approximate location (a grid-cell centre), WGS-84.",
-        "properties": {"lat": {"type": "number"}, "lng": {"type": "number"},
-                       "approximate": {"type": "boolean"}},
-        "required": ["lat", "lng", "approximate"],
-    })
+    location = fields.Method(
+        "_location",
+        required=True,
+        metadata={
+            "type": "object",
+            "description": "The public, approximate location (a grid-cell centre), WGS-84.",
+            "properties": {
+                "lat": {"type": "number"},
+                "lng": {"type": "number"},
+                "approximate": {"type": "boolean"},
+            },
+            "required": ["lat", "lng", "approximate"],
+        },
+    )
     published_at = fields.DateTime(allow_none=True, required=True)
-    details = fields.Method("_details", required=True, metadata={
-        "type": "object",
-        "description": "The kind's own public fields (item/quantity/value, task/window/"
-        "volunteers/hours, or repair category/skills/cost).",
-    })
+    details = fields.Method(
+        "_details",
+        required=True,
+        metadata={
+            "type": "object",
+            "description": "The kind's own public fields (item/quantity/value, task/window/"
+            "volunteers/hours, or repair category/skills/cost).",
+        },
+    )
 
     def _district(self, need: Need) -> dict[str, str]:
         place = need.district
@@ -134,10 +154,18 @@ class MeSchema(Schema):
     display_name = fields.String(required=True)
     role = fields.String(attribute="role.value", required=True)
     organisation = fields.Function(
-        lambda u: {"id": u.organisation.id, "name": u.organisation.name,
-                   "kind": u.organisation.kind.value,
-                   "verified": u.organisation.is_verified} if u.organisation else None,
-        required=True, allow_none=True,
+        lambda u: (
+            {
+                "id": u.organisation.id,
+                "name": u.organisation.name,
+                "kind": u.organisation.kind.value,
+                "verified": u.organisation.is_verified,
+            }
+            if u.organisation
+            else None
+        ),
+        required=True,
+        allow_none=True,
         metadata={"type": "object", "nullable": True},
     )
 

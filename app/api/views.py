@@ -18,7 +18,13 @@ from marshmallow import ValidationError
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.api.openapi import build_openapi
-from app.api.schemas import MeSchema, NeedListQuerySchema, NeedPageSchema, NeedSchema, TokenRequestSchema
+from app.api.schemas import (
+    MeSchema,
+    NeedListQuerySchema,
+    NeedPageSchema,
+    NeedSchema,
+    TokenRequestSchema,
+)
 from app.errors import DomainError, NotFound, ValidationFailed
 from app.extensions import db, limiter
 from app.needs import services as needs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 from sqlalchemy import text
 
 from app.extensions import SUPPORTED_LOCALES, db
@@ -19,7 +20,7 @@ def home() -> str:
 
 
 @bp.get("/lang/<code>")
-def set_language(code: str) -> Response:
+def set_language(code: str) -> BaseResponse:
     target = request.args.get("next") or url_for("core.home")
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("core.home")  # never an open redirect

@@ -20,10 +20,14 @@ from app.needs.models import CareCategory, NeedKind, PersonGroup, RepairCategory
 
 
 class HouseholdForm(FlaskForm):
-    name = StringField(_l("Name of the head of household"), validators=[DataRequired(), Length(max=80)])
+    name = StringField(
+        _l("Name of the head of household"), validators=[DataRequired(), Length(max=80)]
+    )
     id_number = StringField(_l("Resident ID number"), validators=[DataRequired(), Length(max=18)])
     phone = StringField(_l("Phone"), validators=[DataRequired(), Length(max=20)])
-    address = StringField(_l("Address where they live"), validators=[DataRequired(), Length(max=200)])
+    address = StringField(
+        _l("Address where they live"), validators=[DataRequired(), Length(max=200)]
+    )
     district_code = SelectField(_l("District of residence"), validators=[DataRequired()])
     group = SelectField(_l("Group"), validators=[DataRequired()])
     need_score = IntegerField(

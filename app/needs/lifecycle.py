@@ -24,14 +24,14 @@ Permission = Callable[[Need, User | None], bool]
 
 
 def _caseworker(need: Need, actor: User | None) -> bool:
-    return actor is not None and actor.has_role(Role.CASEWORKER) and actor.works_in(
-        need.district_code
+    return (
+        actor is not None and actor.has_role(Role.CASEWORKER) and actor.works_in(need.district_code)
     )
 
 
 def _verifier(need: Need, actor: User | None) -> bool:
-    return actor is not None and actor.has_role(Role.VERIFIER) and actor.works_in(
-        need.district_code
+    return (
+        actor is not None and actor.has_role(Role.VERIFIER) and actor.works_in(need.district_code)
     )
 
 
@@ -98,7 +98,9 @@ def available_actions(need: Need, actor: User | None) -> list[str]:
     return [
         action
         for action, t in TRANSITIONS.items()
-        if need.state in t.sources and t.allowed(need, actor) and _guard(action, need, actor) is None
+        if need.state in t.sources
+        and t.allowed(need, actor)
+        and _guard(action, need, actor) is None
     ]
 
 
@@ -184,8 +186,10 @@ def transition(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(need)
         raise InvalidTransition(
-            _l("Someone else changed this need a moment ago; it is now %(state)s.",
-               state=state_label(need.state))
+            _l(
+                "Someone else changed this need a moment ago; it is now %(state)s.",
+                state=state_label(need.state),
+            )
         )
     event = NeedEvent(
         need_id=need.id,
@@ -203,21 +207,34 @@ def transition(
 
 def record_creation(session: Session, need: Need, actor: User) -> None:
     session.add(
-        NeedEvent(need_id=need.id, actor_id=actor.id, from_state=None,
-                  to_state=need.state, action="create")
+        NeedEvent(
+            need_id=need.id,
+            actor_id=actor.id,
+            from_state=None,
+            to_state=need.state,
+            action="create",
+        )
     )
 
 
 def record_edit(session: Session, need: Need, actor: User, note: str = "") -> None:
     session.add(
-        NeedEvent(need_id=need.id, actor_id=actor.id, from_state=need.state,
-                  to_state=need.state, action="edit", note=note)
+        NeedEvent(
+            need_id=need.id,
+            actor_id=actor.id,
+            from_state=need.state,
+            to_state=need.state,
+            action="edit",
+            note=note,
+        )
     )
 
 
 def timeline(session: Session, need: Need) -> list[NeedEvent]:
     return list(
-        session.scalars(select(NeedEvent).where(NeedEvent.need_id == need.id).order_by(NeedEvent.id))
+        session.scalars(
+            select(NeedEvent).where(NeedEvent.need_id == need.id).order_by(NeedEvent.id)
+        )
     )
 
 

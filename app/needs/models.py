@@ -109,9 +109,7 @@ class Household(Base):
     """A household a caseworker knows. Private: never rendered outside the caseworker's area."""
 
     __tablename__ = "households"
-    __table_args__ = (
-        CheckConstraint("need_score BETWEEN -2 AND 2", name="need_score_range"),
-    )
+    __table_args__ = (CheckConstraint("need_score BETWEEN -2 AND 2", name="need_score_range"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     district_code: Mapped[str] = mapped_column(String(6), index=True)
@@ -131,13 +129,17 @@ class Household(Base):
     needs: Mapped[list[Need]] = relationship(back_populates="household")
 
     def can_view(self, user: User) -> bool:
-        return user.is_authenticated and user.has_role(Role.CASEWORKER, Role.VERIFIER) and (
-            user.works_in(self.district_code)
+        return (
+            user.is_authenticated
+            and user.has_role(Role.CASEWORKER, Role.VERIFIER)
+            and (user.works_in(self.district_code))
         )
 
     def can_edit(self, user: User) -> bool:
-        return user.is_authenticated and user.has_role(Role.CASEWORKER) and user.works_in(
-            self.district_code
+        return (
+            user.is_authenticated
+            and user.has_role(Role.CASEWORKER)
+            and user.works_in(self.district_code)
         )
 
     def __repr__(self) -> str:  # never the name: reprs end up in logs

@@ -8,12 +8,12 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, false, func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
 from app.errors import NotAllowed, ValidationFailed
-from app.models_base import utcnow
+from app.models_base import local_today, utcnow
 from app.needs import lifecycle
 from app.needs.models import (
     NEED_CLASSES,
@@ -84,8 +84,10 @@ def _household_problems(actor: User, data: HouseholdData) -> dict[str, list[str]
         errors["need_score"] = [str(_l("The need score runs from -2 to 2."))]
     if (data.lat is None) != (data.lng is None):
         errors["lat"] = [str(_l("Give both latitude and longitude, or neither."))]
-    elif data.lat is not None and data.lng is not None and not (
-        20.0 <= data.lat <= 25.7 and 109.5 <= data.lng <= 117.5
+    elif (
+        data.lat is not None
+        and data.lng is not None
+        and not (20.0 <= data.lat <= 25.7 and 109.5 <= data.lng <= 117.5)
     ):
         errors["lat"] = [str(_l("This point is outside Guangdong."))]
     return errors
@@ -101,7 +103,9 @@ def create_household(session: Session, actor: User, data: HouseholdData) -> Hous
     return household
 
 
-def update_household(session: Session, household: Household, actor: User, data: HouseholdData) -> None:
+def update_household(
+    session: Session, household: Household, actor: User, data: HouseholdData
+) -> None:
     if not household.can_edit(actor):
         raise NotAllowed(_l("You are not allowed to change this household."))
     _fail(_household_problems(actor, data))
@@ -141,7 +145,7 @@ def households_for(session: Session, actor: User) -> list[Household]:
 def _in_area(query: Select[Any], column: Any, area_code: str) -> Select[Any]:
     place = gazetteer.get(area_code)
     if place is None:
-        return query.where(False)
+        return query.where(false())
     if place.level == "province":
         return query
     codes = [d.code for d in gazetteer.districts() if gazetteer.covers(area_code, d.code)]
@@ -183,7 +187,7 @@ def _need_problems(data: NeedData, household: Household) -> dict[str, list[str]]
         errors["story"] = [
             str(_l("The public text must not contain the household's name, ID, phone or address."))
         ]
-    if data.deadline is not None and data.deadline < date.today():
+    if data.deadline is not None and data.deadline < local_today():
         errors["deadline"] = [str(_l("The deadline cannot be in the past."))]
     if data.kind is NeedKind.MICRO_WISH:
         if not data.item.strip():
@@ -369,7 +373,7 @@ def _public_query(filters: NeedFilters) -> Select[Any]:
     if filters.status is not None and filters.status in PUBLIC_STATES:
         query = query.where(Need.state == filters.status)
     elif filters.status is not None:
-        query = query.where(False)  # a non-public state never matches publicly
+        query = query.where(false())  # a non-public state never matches publicly
     else:
         query = query.where(Need.state.in_(PUBLIC_STATES))
     if filters.kind is not None:

@@ -256,7 +256,9 @@ def edit_need(need_id: int) -> str | Response:
             flash(_("Changes saved."), "info")
             return redirect(url_for("work.need", need_id=need.id))
     status = 422 if request.method == "POST" else 200
-    return render_template("work/need_form.html", form=form, household=need.household, need=need), status  # type: ignore[return-value]
+    return render_template(
+        "work/need_form.html", form=form, household=need.household, need=need
+    ), status  # type: ignore[return-value]
 
 
 @work_bp.get("/needs/<int:need_id>")
@@ -285,12 +287,15 @@ def act(need_id: int, action: str) -> Response:
     changes = {}
     if action == "claim":
         organisation = current_user.organisation
-        changes = {"claimant_id": current_user.id,
-                   "claimant_org_id": organisation.id if organisation else None}
+        changes = {
+            "claimant_id": current_user.id,
+            "claimant_org_id": organisation.id if organisation else None,
+        }
     elif action == "release":
         changes = {"claimant_id": None, "claimant_org_id": None}
-    lifecycle.transition(db.session, need, action, current_user,
-                         note=request.form.get("note", ""), **changes)
+    lifecycle.transition(
+        db.session, need, action, current_user, note=request.form.get("note", ""), **changes
+    )
     flash(_("Done: %(action)s.", action=lifecycle.ACTION_LABELS[action]), "info")
     if need.can_view_private(current_user):
         return redirect(url_for("work.need", need_id=need.id))

@@ -20,7 +20,9 @@ bp = Blueprint("supervision", __name__, url_prefix="/review")
 @bp.get("/")
 @role_required(Role.VERIFIER)
 def queue() -> str:
-    return render_template("review/queue.html", needs=services.review_queue(db.session, current_user))
+    return render_template(
+        "review/queue.html", needs=services.review_queue(db.session, current_user)
+    )
 
 
 @bp.post("/<int:need_id>/cost-exception")

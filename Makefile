@@ -1,0 +1,55 @@
+# 善联 developer commands. `make run` and `make test` are the two a newcomer needs.
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+PYTHON      ?= python3
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+HOST        ?= 127.0.0.1
+PORT        ?= 5000
+
+.PHONY: run test setup test-sqlite test-postgres lint translations bench serve-gunicorn clean
+
+## Install everything, create the embedded database with demo data, and serve the site.
+run: setup
+	$(VENV)/bin/flask --app wsgi db upgrade
+	$(VENV)/bin/flask --app wsgi seed-demo --if-empty
+	$(VENV)/bin/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+## Install everything and run the whole suite on SQLite and on PostgreSQL, plus lint.
+test: setup lint
+	scripts/translations.sh check
+	$(MAKE) test-sqlite
+	$(MAKE) test-postgres
+
+setup: $(VENV)/.installed translations/zh/LC_MESSAGES/messages.mo
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+translations/zh/LC_MESSAGES/messages.mo: $(VENV)/.installed translations/zh/LC_MESSAGES/messages.po translations/en/LC_MESSAGES/messages.po
+	PYBABEL=$(VENV)/bin/pybabel scripts/translations.sh compile
+
+test-sqlite: setup
+	$(PY) -m pytest --cov --cov-report=term
+
+test-postgres: setup
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check app matching search tests scripts wsgi.py
+	$(VENV)/bin/mypy
+
+translations: setup
+	PYBABEL=$(VENV)/bin/pybabel scripts/translations.sh update
+
+bench: setup
+	$(PY) -m bench
+
+serve-gunicorn: setup
+	$(VENV)/bin/flask --app wsgi db upgrade
+	$(VENV)/bin/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) wsgi:app
+
+clean:
+	rm -rf $(VENV) instance/*.sqlite3* .pytest_cache .coverage

@@ -1,0 +1,1 @@
+"""Matching engine: pure Python, no Flask. Takes plain data, returns plain data."""

@@ -1,0 +1,1 @@
+"""Search: one interface, several backends (no view code)."""
