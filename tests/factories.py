@@ -89,7 +89,9 @@ class HouseholdFactory(Base):
         model = Household
 
     district_code = TIANHE
-    created_by_id = factory.LazyFunction(lambda: UserFactory(caseworker=True).id)
+    created_by_id = factory.LazyAttribute(
+        lambda o: UserFactory(caseworker=True, area_code=o.district_code).id
+    )
     name = factory.Sequence(lambda n: f"户主{n}")
     id_number = factory.Sequence(lambda n: fake_resident_id(__import__("random").Random(n), TIANHE))
     phone = factory.Sequence(lambda n: f"139{n:08d}")

@@ -1,0 +1,126 @@
+"""A household's name, ID number, phone and exact address reach no public page, no API
+response and no log line."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from app.accounts.services import issue_token
+from app.needs.models import NeedState
+from tests.factories import HouseholdFactory, UserFactory
+
+CANARY = {
+    "name": "金丝雀甲乙",
+    "id_number": "44010619491231002X",
+    "phone": "13912345678",
+    "address": "天河区金丝雀村88号",
+}
+
+
+@pytest.fixture
+def canary_need(session):
+    """A published need created the way a caseworker creates one (the service computes the
+    public location), for a household full of recognisable values."""
+    from app.accounts.models import User
+    from app.needs import services
+    from app.needs.models import CareCategory, NeedKind, Urgency
+    from app.seed import advance
+
+    household = HouseholdFactory(**CANARY, lat=23.14567, lng=113.36789)
+    caseworker = session.get(User, household.created_by_id)
+    data = services.NeedData(
+        kind=NeedKind.MICRO_WISH, title="给独居老人的电饭煲", story="老人的电饭煲坏了，希望有一个新的。",
+        category=CareCategory.LIVING, urgency=Urgency.HIGH, item="电饭煲", quantity=1,
+        estimated_value_yuan=260,
+    )
+    need = services.create_need(session, caseworker, household, data)
+    return advance(session, need, NeedState.PUBLISHED, worker=caseworker,
+                   verifier=UserFactory(verifier=True))
+
+
+def _assert_clean(text: str) -> None:
+    for field, value in CANARY.items():
+        assert value not in text, f"household {field} leaked"
+    # The exact coordinates must not appear either (only the grid-cell centre).
+    assert "23.14567" not in text and "113.36789" not in text
+
+
+def test_canary_reaches_no_public_surface(client, auth, canary_need, caplog):
+    caplog.set_level(logging.DEBUG)
+    donor = UserFactory()
+    urls = [
+        "/", "/needs", f"/needs/{canary_need.id}", "/needs?city=440100",
+        "/api/v1/needs", f"/api/v1/needs/{canary_need.id}", "/api/v1/needs?district=440106",
+        "/api/v1/openapi.json",
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        _assert_clean(response.get_data(as_text=True))
+    for url in urls[:3]:
+        response = client.get(url, headers={"Cookie": "lang=en"})
+        _assert_clean(response.get_data(as_text=True))
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {issue_token(donor)}"})
+    _assert_clean(me.get_data(as_text=True))
+    # Signed in as a donor, the public detail page still shows nothing private.
+    auth.login(donor)
+    _assert_clean(client.get(f"/needs/{canary_need.id}").get_data(as_text=True))
+    _assert_clean(caplog.text)
+
+
+def test_canary_absent_from_logs_when_things_fail(client, auth, canary_need, caplog, session):
+    """Errors that carry the household's data (a database error on insert) log no values."""
+    caplog.set_level(logging.DEBUG)
+    from app.accounts.models import User
+
+    caseworker = session.get(User, canary_need.created_by_id)
+    auth.login(caseworker)
+    # A second household with the same data but an over-long phone: refused, nothing logged.
+    response = client.post("/work/households/new", data={**CANARY, "phone": "1" * 30,
+                                                         "district_code": "440106",
+                                                         "group": "elderly", "need_score": 1})
+    assert response.status_code == 422
+    _assert_clean(caplog.text)
+
+
+def test_caseworker_sees_the_household(client, auth, canary_need, session):
+    from app.accounts.models import User
+
+    caseworker = session.get(User, canary_need.created_by_id)
+    auth.login(caseworker)
+    page = client.get(f"/work/households/{canary_need.household_id}").get_data(as_text=True)
+    assert CANARY["name"] in page and CANARY["phone"] in page
+
+
+def test_public_location_is_the_grid_cell_centre(canary_need, session):
+    # 0.05 degree cells: the need sits at the centre of the cell holding the household.
+    assert (canary_need.approx_lat, canary_need.approx_lng) == (23.125, 113.375)
+    # Deterministic: another need of a neighbour in the same cell lands on the same point.
+    from app.needs.services import approximate_location
+
+    neighbour = HouseholdFactory(lat=23.1012, lng=113.3999)
+    assert approximate_location(neighbour) == (23.125, 113.375)
+    unknown = HouseholdFactory(lat=None, lng=None, district_code="440104")
+    from app.places import gazetteer
+
+    yuexiu = gazetteer.get("440104")
+    assert approximate_location(unknown) == (yuexiu.lat, yuexiu.lng)
+
+
+def test_story_naming_the_household_is_refused(session):
+    from app.errors import ValidationFailed
+    from app.needs import services
+    from app.needs.models import CareCategory, NeedKind, Urgency
+
+    household = HouseholdFactory(**CANARY)
+    caseworker = session.get(UserFactory._meta.model, household.created_by_id)
+    data = services.NeedData(
+        kind=NeedKind.MICRO_WISH, title="电饭煲", story=f"请联系{CANARY['phone']}送货上门",
+        category=CareCategory.LIVING, urgency=Urgency.NORMAL, item="电饭煲", quantity=1,
+        estimated_value_yuan=200,
+    )
+    with pytest.raises(ValidationFailed) as excinfo:
+        services.create_need(session, caseworker, household, data)
+    assert "story" in excinfo.value.errors
