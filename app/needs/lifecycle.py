@@ -112,12 +112,13 @@ def _guard(action: str, need: Need, actor: User | None) -> str | None:
         from flask import current_app
 
         cap = current_app.config["REPAIR_COST_CAP_YUAN"]
+        cap_text = f"{cap:,}"
         if need.needs_cost_exception(cap) and not need.has_cost_exception:
             return str(
                 _l(
                     "This repair costs more than ¥%(cap)s; a supervisor must approve an "
                     "exception (一事一议) before it can be published.",
-                    cap=f"{cap:,}",
+                    cap=cap_text,
                 )
             )
     return None

@@ -1,0 +1,128 @@
+"""The JSON API against its own OpenAPI document.
+
+Schemathesis runs through its command line, in a subprocess, against the live server
+(``live_server`` in conftest: the real app over HTTP, on its own database with the demo
+data). The CLI is steadier across Schemathesis versions than its Python API. Written for
+Schemathesis 4.x (``--url``, ``--checks all``, ``--generation-database``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DEMO_EMAIL = "donor1@demo.example"
+DEMO_PASSWORD = "shanlian-demo-2026"
+
+# Fixed, so a failure reproduces with the same inputs; the seed is also printed in the output.
+SEED = 20260
+# Test cases per operation and phase. 100 keeps the whole run around 10-20 s on 2 cores.
+MAX_EXAMPLES = 100
+
+# Every check runs. None is excluded: on this API none reports a false positive.
+# - ignored_auth only probes operations that declare ``security`` (just GET /me), which
+#   rejects a missing or wrong token with 401, as documented.
+# - negative_data_rejection accepts 400/422 (both documented on POST /auth/token, 422 on
+#   GET /needs), and the 404 Flask's ``int`` converter gives a negative or non-numeric id.
+# - positive_data_acceptance accepts 403 (valid-looking but unknown credentials) and 404
+#   (an id with no public need).
+# Exclude a check here, with the reason, only after showing its finding is not a bug.
+EXCLUDED_CHECKS: list[str] = []
+
+# Need.id is an INTEGER column: 32-bit on PostgreSQL, 64-bit on SQLite.
+INT32_MAX = 2**31 - 1
+
+# Only the live server, on 127.0.0.1, is ever contacted: no proxy from the environment.
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _local_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    return env
+
+
+def _request(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with _LOCAL.open(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+
+def _bearer_token(base: str) -> str:
+    status, payload = _request(
+        f"{base}/api/v1/auth/token", {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+    )
+    assert status == 201, payload
+    return str(payload["token"])
+
+
+def _schemathesis() -> str:
+    """The CLI installed beside this interpreter (the project's venv), else on PATH."""
+    here = Path(sys.executable).parent / "schemathesis"
+    found = str(here) if here.exists() else shutil.which("schemathesis")
+    if found is None:
+        pytest.fail("the schemathesis CLI is not installed (it is a dev dependency)")
+    return found
+
+
+def test_api_conforms_to_its_openapi_document(live_server: str, tmp_path: Path) -> None:
+    api = f"{live_server}/api/v1"
+    token = _bearer_token(live_server)
+    # An empty config file, so no schemathesis.toml from the checkout or above changes the run.
+    config = tmp_path / "schemathesis.toml"
+    config.write_text("")
+    command = [
+        _schemathesis(),
+        "--config-file", str(config),
+        "run", f"{api}/openapi.json",
+        "--url", api,
+        "--checks", "all",
+        *(["--exclude-checks", ",".join(EXCLUDED_CHECKS)] if EXCLUDED_CHECKS else []),
+        "--max-examples", str(MAX_EXAMPLES),
+        "--seed", str(SEED),
+        # No example database: nothing written to, or replayed from, a .hypothesis folder.
+        "--generation-database", "none",
+        "--request-timeout", "10",
+        "--header", f"Authorization: Bearer {token}",
+        "--no-color",
+    ]
+    result = subprocess.run(
+        command, cwd=tmp_path, env=_local_env(), capture_output=True, text=True,
+        timeout=300, check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, (
+        f"schemathesis exited with {result.returncode}:\n{output}"
+    )
+
+
+def test_need_ids_beyond_the_id_column_are_not_found(live_server: str) -> None:
+    """A path id too large for Need.id is a need that does not exist (404), not a 500.
+
+    Schemathesis finds this with some seeds only; pinned here so it always runs."""
+    for need_id in (INT32_MAX + 1, 2**63, 10**20):
+        status, payload = _request(f"{live_server}/api/v1/needs/{need_id}")
+        assert status == 404, (need_id, status, payload)
+        assert set(payload) == {"message", "errors"}, payload
+
+
+def test_openapi_document_is_valid(live_server: str) -> None:
+    validator = pytest.importorskip("openapi_spec_validator")
+    status, document = _request(f"{live_server}/api/v1/openapi.json")
+    assert status == 200
+    assert document["openapi"].startswith("3.0.")
+    validator.validate(document)  # raises on an invalid document
