@@ -69,6 +69,26 @@ class Settings:
     REPAIR_COST_CAP_YUAN: int = 80_000
     API_TOKEN_MAX_AGE_SECONDS: int = 3600
     PAGE_SIZE: int = 20
+    # Claims: days a claimer has to deliver, per kind of need, before the sweep releases it.
+    CLAIM_DAYS_MICRO_WISH: int = 7
+    CLAIM_DAYS_REPAIR: int = 45
+    # Traffic lights, per kind: yellow when published and unclaimed this many days, or when
+    # nothing happened this many days; red when nothing happened for the red limit.
+    YELLOW_UNCLAIMED_DAYS_MICRO_WISH: int = 7
+    YELLOW_UNCLAIMED_DAYS_FARM_HELP: int = 5
+    YELLOW_UNCLAIMED_DAYS_REPAIR: int = 14
+    YELLOW_IDLE_DAYS: int = 7
+    RED_IDLE_DAYS_MICRO_WISH: int = 21
+    RED_IDLE_DAYS_FARM_HELP: int = 14
+    RED_IDLE_DAYS_REPAIR: int = 45
+    # A need whose claim lapsed stays red this long, until someone claims it again.
+    RED_AFTER_OVERDUE_DAYS: int = 14
+    # Share of repair jobs drawn for a supervisor's spot inspection (Shunde: at least 30%).
+    INSPECTION_SHARE: float = 0.3
+    FOLLOW_UP_DAYS: int = 14
+    UPLOAD_DIR: str = ""
+    UPLOAD_MAX_BYTES: int = 5 * 1024 * 1024
+    SWEEP_INTERVAL_MINUTES: int = 15
     # Argon2 cost; tests lower it so that hashing does not dominate the suite.
     PASSWORD_HASH_MEMORY_KIB: int = 65536
     PASSWORD_HASH_TIME_COST: int = 3
@@ -107,6 +127,9 @@ class Settings:
                 raise ConfigError("DATABASE_URL is required when SHANLIAN_ENV=production")
             INSTANCE_DIR.mkdir(exist_ok=True)
             self.DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'shanlian.sqlite3'}"
+        if not self.UPLOAD_DIR:
+            # Outside the web root: files are served only through a permission check.
+            self.UPLOAD_DIR = str(INSTANCE_DIR / "uploads")
         if not self.SECRET_KEY:
             if self.is_production:
                 raise ConfigError(
@@ -131,6 +154,10 @@ class Settings:
             )
         if self.SEARCH_BACKEND == "elasticsearch" and not self.ELASTICSEARCH_URL:
             raise ConfigError("SEARCH_BACKEND=elasticsearch needs ELASTICSEARCH_URL")
+        if not 0.0 <= self.INSPECTION_SHARE <= 1.0:
+            raise ConfigError(
+                f"INSPECTION_SHARE must be between 0 and 1, got {self.INSPECTION_SHARE}"
+            )
         if self.is_production and len(self.SECRET_KEY) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters in production")
 
@@ -146,7 +173,8 @@ class Settings:
             REMEMBER_COOKIE_SAMESITE="Lax",
             WTF_CSRF_TIME_LIMIT=None,
             WTF_I18N_ENABLED=True,
-            MAX_CONTENT_LENGTH=10 * 1024 * 1024,
+            # Whole request bodies (a CSV or a few photos); single files are capped lower.
+            MAX_CONTENT_LENGTH=max(20 * 1024 * 1024, self.UPLOAD_MAX_BYTES * 4),
             BABEL_DEFAULT_LOCALE="zh",
             BABEL_TRANSLATION_DIRECTORIES=str(INSTANCE_DIR.parent / "translations"),
             BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",

@@ -1,7 +1,28 @@
 """Every model, imported once so that ``Base.metadata`` is complete (Alembic, tests)."""
 
-from app.accounts.models import ApiKey, Membership, Organisation, User
+from app.accounts.models import ApiKey, Membership, Organisation, OrganisationSkill, User
+from app.claims.models import Claim, Donation, FollowUp, Shift, ShiftSignup
 from app.extensions import Base
 from app.needs.models import Household, Need, NeedEvent
+from app.notifications.models import Notification, OutboxEmail
+from app.uploads.models import Attachment
 
-__all__ = ["ApiKey", "Base", "Household", "Membership", "Need", "NeedEvent", "Organisation", "User"]
+__all__ = [
+    "ApiKey",
+    "Attachment",
+    "Base",
+    "Claim",
+    "Donation",
+    "FollowUp",
+    "Household",
+    "Membership",
+    "Need",
+    "NeedEvent",
+    "Notification",
+    "Organisation",
+    "OrganisationSkill",
+    "OutboxEmail",
+    "Shift",
+    "ShiftSignup",
+    "User",
+]

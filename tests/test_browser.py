@@ -444,7 +444,7 @@ def test_caseworker_cannot_approve_own_submitted_need(
         }""",
         [f"/work/needs/{need_id}/approve", token],
     )
-    assert status == 302, status
+    assert status == 403, status
     page.reload()
     expect(page.locator("#need-state")).to_have_class(re.compile(r"\bstate-submitted\b"))
     expect(page.locator("ol.timeline li")).to_have_count(2)  # created, submitted: no approval
@@ -558,6 +558,35 @@ def test_invalid_resident_id_is_refused_and_the_form_keeps_its_values(page: Page
     # After the round trip the script still shows only the micro-wish fields.
     expect(page.locator("fieldset[data-kind=micro_wish]")).to_be_visible()
     expect(page.locator("fieldset[data-kind=farm_help]")).to_be_hidden()
+
+
+# --- the language a visitor gets --------------------------------------------------------
+
+
+def test_chinese_is_the_default_and_a_chosen_language_sticks(
+    new_context: Callable[..., BrowserContext],
+) -> None:
+    # A browser that asks for neither language gets Chinese.
+    visitor = new_context(locale="fr-FR").new_page()
+    visitor.goto("/needs")
+    expect(visitor.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(visitor.locator("main h1")).to_have_text("需求")
+
+    # A browser that asks for English gets English until the visitor picks 中文, which then
+    # holds on every page.
+    visitor = new_context(locale="en-GB").new_page()
+    visitor.goto("/needs?kind=micro_wish")
+    expect(visitor.locator("main h1")).to_have_text("Needs")
+    switch = visitor.locator("header a.lang")
+    expect(switch).to_have_text("中文")
+    with visitor.expect_navigation():
+        switch.click()
+    expect(visitor).to_have_url(re.compile(r"/needs\?kind=micro_wish$"))
+    expect(visitor.locator("main h1")).to_have_text("需求")
+    expect(visitor.locator(".need-card .badge.kind").first).to_have_text("微心愿")
+    visitor.goto("/login")
+    expect(visitor.locator("main h1")).to_have_text("登录")
+    expect(visitor.locator("header a.lang")).to_have_text("English")
 
 
 # --- 4. on a phone ---------------------------------------------------------------------

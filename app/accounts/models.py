@@ -54,6 +54,8 @@ class User(UserMixin, Base):
     # Caseworkers and verifiers work within an area: a district, a city or the province.
     area_code: Mapped[str | None] = mapped_column(String(6))
     is_active_account: Mapped[bool] = mapped_column(default=True)
+    # The language of emails and notifications to this person.
+    locale: Mapped[str] = mapped_column(String(5), default="zh")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
@@ -106,6 +108,14 @@ class Organisation(Base):
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="organisation", cascade="all, delete-orphan"
     )
+    skills: Mapped[list[OrganisationSkill]] = relationship(
+        back_populates="organisation", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    def has_skills(self, required: list[str]) -> bool:
+        """True when an admin verified every required skill for this organisation."""
+        verified = {s.skill for s in self.skills if s.verified_at is not None}
+        return set(required) <= verified
 
     @property
     def is_verified(self) -> bool:
@@ -152,3 +162,20 @@ class ApiKey(Base):
 
     organisation: Mapped[Organisation] = relationship()
     created_by: Mapped[User] = relationship()
+
+
+class OrganisationSkill(Base):
+    """A skill (electrician, ...) an organisation offers; counts once an admin verified it."""
+
+    __tablename__ = "organisation_skills"
+    __table_args__ = (UniqueConstraint("organisation_id", "skill"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    skill: Mapped[str] = mapped_column(String(20))  # a needs.models.Skill value
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    organisation: Mapped[Organisation] = relationship(back_populates="skills")

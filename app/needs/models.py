@@ -105,6 +105,16 @@ PUBLIC_STATES = frozenset(
 EDITABLE_STATES = frozenset({NeedState.DRAFT, NeedState.REJECTED})
 
 
+class Light(enum.Enum):
+    """Traffic lights (穗救易): how recent and effective the help is. Computed by
+    ``app.supervision.lights``, stored so supervisors can count and filter quickly."""
+
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+    NONE = "none"  # drafts and finished needs carry no light
+
+
 class Household(Base):
     """A household a caseworker knows. Private: never rendered outside the caseworker's area."""
 
@@ -152,6 +162,7 @@ class Need(Base):
     __tablename__ = "needs"
     __table_args__ = (
         Index("ix_needs_public_list", "state", "district_code", "kind"),
+        Index("ix_needs_light", "district_code", "light"),
         CheckConstraint("quantity IS NULL OR quantity > 0", name="quantity_positive"),
         CheckConstraint(
             "volunteers_needed IS NULL OR volunteers_needed > 0", name="volunteers_positive"
@@ -200,6 +211,15 @@ class Need(Base):
     exception_approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     exception_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     exception_note: Mapped[str] = mapped_column(String(500), default="")
+
+    # Supervision
+    light: Mapped[Light] = mapped_column(enum_column(Light, "light"), default=Light.NONE)
+    light_reason: Mapped[str] = mapped_column(String(40), default="")
+    light_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When a claim on this need last lapsed undelivered (the light stays red a while).
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A short thank-you the caseworker approved for the public page (no personal details).
+    thank_you: Mapped[str] = mapped_column(String(500), default="")
 
     household: Mapped[Household] = relationship(back_populates="needs")
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])

@@ -1,0 +1,1 @@
+"""In-site notifications and email, sent only after the transaction commits."""

@@ -1,0 +1,1 @@
+"""Uploaded images (delivery proof, receipts), stored outside the web root."""
