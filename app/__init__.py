@@ -64,11 +64,24 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import admin_bp
     from app.accounts.views import bp as accounts_bp
     from app.api.views import bp as api_bp
+    from app.claims.views import bp as claims_bp
     from app.core.views import bp as core_bp
     from app.needs.views import public_bp, work_bp
+    from app.notifications.views import bp as notifications_bp
     from app.supervision.views import bp as supervision_bp
+    from app.uploads.views import bp as uploads_bp
 
-    for blueprint in (core_bp, accounts_bp, admin_bp, public_bp, work_bp, supervision_bp):
+    for blueprint in (
+        core_bp,
+        accounts_bp,
+        admin_bp,
+        public_bp,
+        work_bp,
+        supervision_bp,
+        uploads_bp,
+        claims_bp,
+        notifications_bp,
+    ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)  # API requests carry a bearer token, not a cookie

@@ -53,6 +53,33 @@ def seed_demo(if_empty: bool, seed: int) -> None:
     click.echo(f"demo password for every demo account: {DEMO_PASSWORD}")
 
 
+@click.command("sweep")
+@click.option("--enqueue", is_flag=True, help="Queue a recurring sweep on RQ (needs REDIS_URL).")
+def sweep_command(enqueue: bool) -> None:
+    """Lapse overdue claims, expire stale needs, turn traffic lights, notify."""
+    from flask import current_app
+
+    from app.supervision.sweep import sweep
+    from app.supervision.tasks import enqueue_sweep
+
+    if enqueue:
+        if not current_app.config["REDIS_URL"]:
+            raise click.ClickException("REDIS_URL is not set")
+        enqueue_sweep(current_app.config["REDIS_URL"])
+        click.echo(
+            "sweep queued; it re-queues itself every "
+            f"{current_app.config['SWEEP_INTERVAL_MINUTES']} minutes"
+        )
+        return
+    report = sweep(db.session)
+    db.session.commit()
+    click.echo(str(report))
+
+
 def register_cli(app: Flask) -> None:
+    from app.notifications.cli import register_cli as register_notification_cli
+
+    register_notification_cli(app)
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(sweep_command)

@@ -58,6 +58,14 @@ class Settings:
     MAIL_SERVER: str = ""
     MAIL_PORT: int = 25
     MAIL_FROM: str = "善联 <noreply@shanlian.example>"
+    MAIL_USERNAME: str = ""
+    MAIL_PASSWORD: str = ""
+    MAIL_USE_TLS: bool = False  # STARTTLS after connecting
+    # Send email right after commit in the request's thread (tests, tiny installs); otherwise
+    # a background thread, or an RQ job when REDIS_URL is set.
+    MAIL_DELIVER_INLINE: bool = False
+    # The public address of the site, for links in emails (never taken from a request).
+    SITE_URL: str = "http://127.0.0.1:5000"
     # Login throttling; flask-limiter syntax. Stored in Redis when REDIS_URL is set.
     LOGIN_RATE_LIMIT: str = "10 per minute"
     RATELIMIT_ENABLED: bool = True

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -82,7 +82,10 @@ _HTTP_MESSAGES = {
     404: lambda: _("Not found."),
     405: lambda: _("This method is not allowed here."),
     409: lambda: _("This conflicts with the current state."),
-    413: lambda: _("The upload is too large."),
+    413: lambda: _(
+        "The upload is too large (at most %(mb)s MB in one request).",
+        mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
+    ),
     415: lambda: _("Unsupported content type."),
     422: lambda: _("Some fields are not valid."),
     429: lambda: _("Too many attempts. Please wait a minute and try again."),

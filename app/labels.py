@@ -8,8 +8,10 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from app.accounts.models import MemberRole, OrgKind, OrgStatus, Role
+from app.claims.models import ClaimStatus, DeliveryMethod, DonationStatus, SignupStatus
 from app.needs.models import (
     CareCategory,
+    Light,
     NeedKind,
     NeedState,
     PersonGroup,
@@ -75,7 +77,42 @@ LABELS: dict[enum.Enum, Any] = {
     NeedState.CLOSED: _l("Closed"),
     NeedState.CANCELLED: _l("Cancelled"),
     NeedState.EXPIRED: _l("Expired"),
+    ClaimStatus.PENDING: _l("Waiting for the caseworker"),
+    ClaimStatus.ACTIVE: _l("In progress"),
+    ClaimStatus.DELIVERED: _l("Delivered, awaiting confirmation"),
+    ClaimStatus.DISPUTED: _l("Delivery disputed"),
+    ClaimStatus.CONFIRMED: _l("Confirmed"),
+    ClaimStatus.WITHDRAWN: _l("Withdrawn"),
+    ClaimStatus.RELEASED: _l("Released by the caseworker"),
+    ClaimStatus.EXPIRED: _l("Lapsed (not delivered in time)"),
+    DeliveryMethod.HANDOVER: _l("Hand over to the caseworker or station"),
+    DeliveryMethod.IN_PERSON: _l("Deliver in person"),
+    SignupStatus.BOOKED: _l("Booked"),
+    SignupStatus.CANCELLED: _l("Cancelled"),
+    DonationStatus.LOGGED: _l("Logged, awaiting receipt"),
+    DonationStatus.RECEIVED: _l("Received"),
+    DonationStatus.REJECTED: _l("Not accepted"),
+    Light.GREEN: _l("Green"),
+    Light.YELLOW: _l("Yellow"),
+    Light.RED: _l("Red"),
+    Light.NONE: _l("No light"),
 }
+
+# Why a need carries its light (codes from app.supervision.lights).
+LIGHT_REASONS = {
+    "disputed": _l("delivery disputed"),
+    "claim_overdue": _l("claim overdue"),
+    "claim_lapsed": _l("a claim lapsed recently"),
+    "idle_red": _l("nothing has happened for too long"),
+    "unclaimed_long": _l("unclaimed for a long time"),
+    "follow_up_overdue": _l("follow-up visit overdue"),
+    "idle": _l("no update for a while"),
+    "moving": _l("moving"),
+}
+
+
+def light_reason(code: str) -> str:
+    return str(LIGHT_REASONS.get(code, code))
 
 
 def label(value: enum.Enum | None) -> str:

@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 
 from app.accounts.models import Role
-from app.labels import label
+from app.labels import label, light_reason
 from app.places import gazetteer
 
 
@@ -42,6 +42,7 @@ def query_with(**changes: Any) -> str:
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
         label=label,
+        light_reason=light_reason,
         place_name=place_name,
         query_with=query_with,
         Role=Role,

@@ -155,6 +155,8 @@ def need_in_state(state: NeedState, factory_cls: type = MicroWishFactory, **kwar
     worker = db.session.get(User, need.created_by_id)
     verifier = UserFactory(verifier=True, area_code=need.district_code)
     claimer = UserFactory()  # a donor
-    if factory_cls is not MicroWishFactory:
+    if factory_cls is FarmHelpFactory:
+        claimer = member_of(OrganisationFactory(verified=True, team=True))
+    elif factory_cls is RepairFactory:
         claimer = member_of(OrganisationFactory(verified=True))
     return advance(db.session, need, state, worker=worker, verifier=verifier, claimer=claimer)

@@ -23,8 +23,9 @@ import pytest
 DEMO_EMAIL = "donor1@demo.example"
 DEMO_PASSWORD = "shanlian-demo-2026"
 
-# Fixed, so a failure reproduces with the same inputs; the seed is also printed in the output.
-SEED = 20260
+# Fixed, so a run reproduces (the seed is also printed in the output). With this seed the
+# fuzzing phase of GET /needs/{need_id} reaches ids beyond the id column's range.
+SEED = 4
 # Test cases per operation and phase. 100 keeps the whole run around 10-20 s on 2 cores.
 MAX_EXAMPLES = 100
 
@@ -85,29 +86,34 @@ def test_api_conforms_to_its_openapi_document(live_server: str, tmp_path: Path) 
     # An empty config file, so no schemathesis.toml from the checkout or above changes the run.
     config = tmp_path / "schemathesis.toml"
     config.write_text("")
-    command = [
-        _schemathesis(),
-        "--config-file", str(config),
-        "run", f"{api}/openapi.json",
-        "--url", api,
-        "--checks", "all",
-        *(["--exclude-checks", ",".join(EXCLUDED_CHECKS)] if EXCLUDED_CHECKS else []),
-        "--max-examples", str(MAX_EXAMPLES),
-        "--seed", str(SEED),
+    options = {
+        "--url": api,
+        "--checks": "all",
+        "--max-examples": str(MAX_EXAMPLES),
+        "--seed": str(SEED),
         # No example database: nothing written to, or replayed from, a .hypothesis folder.
-        "--generation-database", "none",
-        "--request-timeout", "10",
-        "--header", f"Authorization: Bearer {token}",
-        "--no-color",
+        "--generation-database": "none",
+        "--request-timeout": "10",
+        "--header": f"Authorization: Bearer {token}",
+    }
+    if EXCLUDED_CHECKS:
+        options["--exclude-checks"] = ",".join(EXCLUDED_CHECKS)
+    command = [
+        *(_schemathesis(), "--config-file", str(config)),
+        *("run", f"{api}/openapi.json", "--no-color"),
+        *(part for option in options.items() for part in option),
     ]
     result = subprocess.run(
-        command, cwd=tmp_path, env=_local_env(), capture_output=True, text=True,
-        timeout=300, check=False,
+        command,
+        cwd=tmp_path,
+        env=_local_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, (
-        f"schemathesis exited with {result.returncode}:\n{output}"
-    )
+    exit_code, output = result.returncode, result.stdout + result.stderr
+    assert exit_code == 0, f"schemathesis exited with {exit_code}:\n{output}"
 
 
 def test_need_ids_beyond_the_id_column_are_not_found(live_server: str) -> None:

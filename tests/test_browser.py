@@ -111,9 +111,7 @@ class Problems:
 
 
 @pytest.fixture
-def new_context(
-    browser: Browser, live_server: str
-) -> Iterator[Callable[..., BrowserContext]]:
+def new_context(browser: Browser, live_server: str) -> Iterator[Callable[..., BrowserContext]]:
     """``new_context(**options)``: a fresh context (no cookies) on the live server, as a
     visitor whose browser asks for Chinese. Fails the test on any 5xx or script error."""
     opened: list[tuple[BrowserContext, Problems]] = []
@@ -159,9 +157,14 @@ def sign_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
     form = page.locator("main form")
     form.locator("input[name=email]").fill(email)
     form.locator("input[name=password]").fill(password)
-    with page.expect_navigation():
+    with page.expect_navigation() as navigation:
         form.locator("button[type=submit]").click()
     assert "/login" not in page.url, f"sign-in of {email} failed: " + page.inner_text("main")
+    landing = navigation.value
+    assert landing is not None and landing.status == 200, (
+        f"{email} lands on {page.url} with {landing and landing.status}: "
+        + page.inner_text("main")[:300]
+    )
     expect(page.locator(SIGN_OUT)).to_be_visible()
     expect(page.locator(SIGN_IN_LINK)).to_have_count(0)
 
@@ -369,8 +372,13 @@ def test_caseworker_to_verifier_to_public_walk(new_context: Callable[..., Browse
     # Nothing that identifies the household is in the public page, shown or hidden.
     html = visitor.content()
     text = visitor.inner_text("body")
-    for secret in (household.name, household.phone, household.id_number, household.address,
-                   household.notes):
+    for secret in (
+        household.name,
+        household.phone,
+        household.id_number,
+        household.address,
+        household.notes,
+    ):
         assert secret not in html, f"public page leaks {secret!r}"
         assert secret not in text, f"public page shows {secret!r}"
 

@@ -149,7 +149,7 @@ def test_published_need_cannot_be_edited(client, auth, session):
 def test_illegal_action_over_http_leaves_need_unchanged(client, auth, session):
     need = need_in_state(NeedState.DRAFT)
     auth.login(session.get(User, need.created_by_id))
-    response = client.post(f"/work/needs/{need.id}/confirm")
+    response = client.post(f"/work/needs/{need.id}/close")
     assert response.status_code == 409
     assert "草稿" in response.get_data(as_text=True)  # the message names the current state
     assert session.get(Need, need.id).state is NeedState.DRAFT

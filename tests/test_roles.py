@@ -107,25 +107,34 @@ def test_api_me_needs_a_token(client, world, role):
 
 
 ACTIONS = [
-    # (need state, action, roles allowed)
-    (NeedState.DRAFT, "submit", {"caseworker"}),
-    (NeedState.SUBMITTED, "approve", {"verifier"}),
-    (NeedState.SUBMITTED, "reject", {"verifier"}),
-    (NeedState.PUBLISHED, "claim", {"donor", "company", "team"}),
-    (NeedState.DELIVERED, "confirm", {"caseworker"}),
-    (NeedState.PUBLISHED, "cancel", {"caseworker"}),
+    # (need state, url, roles allowed); {need} and {claim} are filled in
+    (NeedState.DRAFT, "/work/needs/{need}/submit", {"caseworker"}),
+    (NeedState.SUBMITTED, "/work/needs/{need}/approve", {"verifier"}),
+    (NeedState.SUBMITTED, "/work/needs/{need}/reject", {"verifier"}),
+    (NeedState.PUBLISHED, "/needs/{need}/claim", {"donor", "company"}),
+    (NeedState.DELIVERED, "/claims/{claim}/confirm", {"caseworker"}),
+    (NeedState.PUBLISHED, "/work/needs/{need}/cancel", {"caseworker"}),
 ]
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize(("state", "action", "allowed"), ACTIONS,
-                         ids=[f"{a[0].value}-{a[1]}" for a in ACTIONS])
-def test_lifecycle_actions_by_role(client, auth, world, session, role, state, action, allowed):
+@pytest.mark.parametrize(("state", "url", "allowed"), ACTIONS,
+                         ids=[f"{a[0].value}-{a[1].rsplit('/', 1)[1]}" for a in ACTIONS])
+def test_lifecycle_actions_by_role(client, auth, world, session, role, state, url, allowed):
+    from app.claims.services import claim_need, mark_delivered
+
     caseworker = world["people"]["caseworker"]
-    need = need_in_state(state, household=world["household"], created_by_id=caseworker.id)
+    target = NeedState.PUBLISHED if state is NeedState.DELIVERED else state
+    need = need_in_state(target, household=world["household"], created_by_id=caseworker.id)
+    claim = None
+    if state is NeedState.DELIVERED:
+        donor = UserFactory()
+        claim = claim_need(session, need, donor)
+        mark_delivered(session, claim, donor, "送到了")
     if role != "anonymous":
         auth.login(world["people"][role])
-    response = client.post(f"/work/needs/{need.id}/{action}", data={"note": "原因"})
+    response = client.post(url.format(need=need.id, claim=claim.id if claim else 0),
+                           data={"note": "原因", "method": "handover"})
     after = session.get(type(need), need.id).state
     if role in allowed:
         assert response.status_code == 302, response.get_data(as_text=True)[:300]

@@ -171,9 +171,7 @@ class OrganisationSkill(Base):
     __table_args__ = (UniqueConstraint("organisation_id", "skill"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE")
-    )
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     skill: Mapped[str] = mapped_column(String(20))  # a needs.models.Skill value
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -115,4 +115,140 @@ def build_openapi() -> dict[str, Any]:
             }
         },
     )
+    for name in (
+        "Claim",
+        "ClaimRequest",
+        "ClaimList",
+        "Reason",
+        "Delivery",
+        "Confirm",
+        "SignupRequest",
+        "Signup",
+        "SignupList",
+        "CheckCode",
+        "DonationRequest",
+        "Donation",
+    ):
+        spec.components.schema(name, schema=getattr(schemas, f"{name}Schema"))
+    spec.path(
+        path="/me/claims",
+        operations={
+            "get": {
+                "summary": "My claims (and my organisation's, for its admins)",
+                "security": [{"bearer": []}],
+                "responses": {"200": _json("Claims", "ClaimList"), "401": _error("No valid token")},
+            }
+        },
+    )
+    for path, summary, request, response, created, conflict in _ACTIONS:
+        responses = {
+            created: _json("Done", response),
+            "400": _error("Not a JSON object"),
+            "401": _error("No valid token"),
+            "403": _error("Not allowed for this account"),
+            "404": _error("No such need, claim or shift"),
+            "422": _error("Invalid fields"),
+        }
+        if conflict:
+            responses["409"] = _error(conflict)
+        if path == "/donations":
+            responses["200"] = _json("Already logged (same external_ref)", response)
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "security": [{"bearer": []}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": request}}},
+            "responses": responses,
+        }
+        if "{" in path:
+            name = path.split("{")[1].split("}")[0]
+            operation["parameters"] = [
+                {
+                    "in": "path",
+                    "name": name,
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 0},
+                }
+            ]
+        spec.path(path=path, operations={"post": operation})
     return spec.to_dict()
+
+
+def _json(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+# (path, summary, request schema, response schema, success status, 409 meaning)
+_ACTIONS = [
+    (
+        "/needs/{need_id}/claims",
+        "Claim a micro-wish or a repair",
+        "ClaimRequest",
+        "Claim",
+        "201",
+        "No longer claimable (taken, not open, or farm help)",
+    ),
+    (
+        "/claims/{claim_id}/withdraw",
+        "Withdraw my claim",
+        "Reason",
+        "Claim",
+        "200",
+        "The claim is not live",
+    ),
+    (
+        "/claims/{claim_id}/delivery",
+        "Mark my claim delivered",
+        "Delivery",
+        "Claim",
+        "200",
+        "Not accepted yet, or not live",
+    ),
+    (
+        "/claims/{claim_id}/confirm",
+        "Confirm a delivery (caseworker)",
+        "Confirm",
+        "Claim",
+        "200",
+        "Not delivered, or waiting for a spot inspection",
+    ),
+    (
+        "/claims/{claim_id}/dispute",
+        "Dispute a delivery (caseworker)",
+        "Reason",
+        "Claim",
+        "200",
+        "Not delivered",
+    ),
+    (
+        "/shifts/{shift_id}/signups",
+        "Sign team members up for a shift (team leader)",
+        "SignupRequest",
+        "SignupList",
+        "201",
+        "Not enough places left, or already signed up",
+    ),
+    (
+        "/shifts/{shift_id}/checkin",
+        "Check in to a shift with its code",
+        "CheckCode",
+        "Signup",
+        "200",
+        "Not the day of the shift, or already checked in",
+    ),
+    (
+        "/shifts/{shift_id}/checkout",
+        "Check out of a shift with its code",
+        "CheckCode",
+        "Signup",
+        "200",
+        "Not checked in, or already checked out",
+    ),
+    (
+        "/donations",
+        "Log a donation in kind (company; an API key works)",
+        "DonationRequest",
+        "Donation",
+        "201",
+        None,
+    ),
+]

@@ -11,6 +11,7 @@ from typing import Any
 from flask_babel import get_locale
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from app.claims.models import ClaimStatus, DeliveryMethod
 from app.labels import label
 from app.needs.models import PUBLIC_STATES, CareCategory, Need, NeedKind, NeedState, Urgency
 
@@ -173,3 +174,100 @@ class MeSchema(Schema):
 class ErrorSchema(Schema):
     message = fields.String(required=True)
     errors = fields.Dict(keys=fields.String(), required=True)
+
+
+class ClaimRequestSchema(Schema):
+    method = fields.String(
+        load_default="handover", validate=validate.OneOf(["handover", "in_person"])
+    )
+    plan = fields.String(load_default="", validate=validate.Length(max=2000))
+    plan_cost_yuan = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=0, max=10_000_000)
+    )
+
+
+class ClaimSchema(Schema):
+    """A claim as its claimer (and the caseworker) sees it: never the household."""
+
+    id = fields.Integer(required=True)
+    need_id = fields.Integer(required=True)
+    need_title = fields.String(attribute="need.title", required=True)
+    status = fields.String(
+        attribute="status.value",
+        required=True,
+        validate=validate.OneOf([s.value for s in ClaimStatus]),
+    )
+    method = fields.String(
+        attribute="method.value",
+        required=True,
+        validate=validate.OneOf([m.value for m in DeliveryMethod]),
+    )
+    handover_code = fields.String(required=True)
+    due_at = fields.DateTime(required=True)
+    accepted = fields.Boolean(attribute="is_accepted", required=True)
+    inspection_required = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class ReasonSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class DeliverySchema(Schema):
+    note = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+class ConfirmSchema(Schema):
+    follow_up_days = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=0, max=365)
+    )
+
+
+class SignupRequestSchema(Schema):
+    member_ids = fields.List(
+        fields.Integer(), required=True, validate=validate.Length(min=1, max=500)
+    )
+
+
+class SignupSchema(Schema):
+    id = fields.Integer(required=True)
+    shift_id = fields.Integer(required=True)
+    user_id = fields.Integer(required=True)
+    status = fields.String(attribute="status.value", required=True)
+    checked_in_at = fields.DateTime(allow_none=True, required=True)
+    checked_out_at = fields.DateTime(allow_none=True, required=True)
+    hours_worked = fields.Float(required=True)
+
+
+class SignupListSchema(Schema):
+    items = fields.List(fields.Nested(SignupSchema), required=True)
+
+
+class CheckCodeSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=8))
+
+
+class DonationRequestSchema(Schema):
+    item = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=100_000))
+    value_yuan = fields.Integer(required=True, validate=validate.Range(min=0, max=10_000_000))
+    need_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    district_code = fields.String(load_default="", validate=validate.Length(max=6))
+    note = fields.String(load_default="", validate=validate.Length(max=500))
+    external_ref = fields.String(load_default="", validate=validate.Length(max=64))
+
+
+class DonationSchema(Schema):
+    id = fields.Integer(required=True)
+    need_id = fields.Integer(allow_none=True, required=True)
+    district_code = fields.String(required=True)
+    item = fields.String(required=True)
+    quantity = fields.Integer(required=True)
+    value_yuan = fields.Integer(required=True)
+    external_ref = fields.String(allow_none=True, required=True)
+    status = fields.String(attribute="status.value", required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class ClaimListSchema(Schema):
+    items = fields.List(fields.Nested(ClaimSchema), required=True)

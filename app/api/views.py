@@ -19,13 +19,28 @@ from app.accounts import services as accounts
 from app.accounts.models import User
 from app.api.openapi import build_openapi
 from app.api.schemas import (
+    CheckCodeSchema,
+    ClaimListSchema,
+    ClaimRequestSchema,
+    ClaimSchema,
+    ConfirmSchema,
+    DeliverySchema,
+    DonationRequestSchema,
+    DonationSchema,
     MeSchema,
     NeedListQuerySchema,
     NeedPageSchema,
     NeedSchema,
+    ReasonSchema,
+    SignupListSchema,
+    SignupRequestSchema,
+    SignupSchema,
     TokenRequestSchema,
 )
-from app.errors import DomainError, NotFound, ValidationFailed
+from app.claims import donations as donation_services
+from app.claims import services as claim_services
+from app.claims.models import Claim, DeliveryMethod, Shift
+from app.errors import DomainError, NotFound, ValidationFailed, get_or_404
 from app.extensions import db, limiter
 from app.needs import services as needs
 from app.needs.models import CareCategory, NeedKind, NeedState
@@ -126,3 +141,112 @@ def openapi() -> Response:
 @bp.errorhandler(401)
 def _unauthorised(_exc: Exception) -> tuple[Response, int]:
     return jsonify({"message": _("A valid bearer token is required."), "errors": {}}), 401
+
+
+# --- claims and fulfilment -------------------------------------------------------------
+
+
+def _claim_for(claim_id: int) -> Claim:
+    return get_or_404(db.session, Claim, claim_id)
+
+
+@bp.post("/needs/<int:need_id>/claims")
+@token_required
+def create_claim(need_id: int) -> tuple[Response, int]:
+    data = _load(ClaimRequestSchema(), _json_body())
+    need = needs.get_public_need(db.session, need_id)
+    if need is None:
+        raise NotFound(_("No public need has this id."))
+    claim = claim_services.claim_need(
+        db.session,
+        need,
+        g.api_user,
+        DeliveryMethod(data["method"]),
+        plan=data["plan"],
+        plan_cost_yuan=data["plan_cost_yuan"],
+    )
+    return jsonify(ClaimSchema().dump(claim)), 201
+
+
+@bp.get("/me/claims")
+@token_required
+def my_claims() -> Response:
+    return jsonify(
+        ClaimListSchema().dump({"items": claim_services.claims_of(db.session, g.api_user)})
+    )
+
+
+@bp.post("/claims/<int:claim_id>/withdraw")
+@token_required
+def withdraw_claim(claim_id: int) -> Response:
+    data = _load(ReasonSchema(), _json_body())
+    claim = _claim_for(claim_id)
+    claim_services.withdraw_claim(db.session, claim, g.api_user, data["reason"])
+    return jsonify(ClaimSchema().dump(claim))
+
+
+@bp.post("/claims/<int:claim_id>/delivery")
+@token_required
+def deliver_claim(claim_id: int) -> Response:
+    data = _load(DeliverySchema(), _json_body())
+    claim = _claim_for(claim_id)
+    claim_services.mark_delivered(db.session, claim, g.api_user, data["note"])
+    return jsonify(ClaimSchema().dump(claim))
+
+
+@bp.post("/claims/<int:claim_id>/confirm")
+@token_required
+def confirm_claim(claim_id: int) -> Response:
+    data = _load(ConfirmSchema(), _json_body())
+    claim = _claim_for(claim_id)
+    claim_services.confirm_delivery(db.session, claim, g.api_user, data["follow_up_days"])
+    return jsonify(ClaimSchema().dump(claim))
+
+
+@bp.post("/claims/<int:claim_id>/dispute")
+@token_required
+def dispute_claim(claim_id: int) -> Response:
+    data = _load(ReasonSchema(), _json_body())
+    claim = _claim_for(claim_id)
+    claim_services.dispute_delivery(db.session, claim, g.api_user, data["reason"])
+    return jsonify(ClaimSchema().dump(claim))
+
+
+@bp.post("/shifts/<int:shift_id>/signups")
+@token_required
+def create_signups(shift_id: int) -> tuple[Response, int]:
+    data = _load(SignupRequestSchema(), _json_body())
+    shift = get_or_404(db.session, Shift, shift_id)
+    signups = claim_services.sign_up(db.session, shift, g.api_user, data["member_ids"])
+    return jsonify(SignupListSchema().dump({"items": signups})), 201
+
+
+@bp.post("/shifts/<int:shift_id>/checkin")
+@token_required
+def shift_checkin(shift_id: int) -> Response:
+    data = _load(CheckCodeSchema(), _json_body())
+    shift = get_or_404(db.session, Shift, shift_id)
+    return jsonify(
+        SignupSchema().dump(claim_services.check_in(db.session, shift, g.api_user, data["code"]))
+    )
+
+
+@bp.post("/shifts/<int:shift_id>/checkout")
+@token_required
+def shift_checkout(shift_id: int) -> Response:
+    data = _load(CheckCodeSchema(), _json_body())
+    shift = get_or_404(db.session, Shift, shift_id)
+    return jsonify(
+        SignupSchema().dump(claim_services.check_out(db.session, shift, g.api_user, data["code"]))
+    )
+
+
+@bp.post("/donations")
+@token_required
+def log_donation() -> tuple[Response, int]:
+    """Log a donation in kind; the same ``external_ref`` twice returns the first (200)."""
+    data = _load(DonationRequestSchema(), _json_body())
+    logged = donation_services.log_donation(
+        db.session, g.api_user, donation_services.DonationData(**data)
+    )
+    return jsonify(DonationSchema().dump(logged.donation)), 201 if logged.created else 200

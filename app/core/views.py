@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
-from werkzeug.wrappers import Response as BaseResponse
 from sqlalchemy import text
+from werkzeug.wrappers import Response as BaseResponse
 
 from app.extensions import SUPPORTED_LOCALES, db
 from app.needs import services as needs_services

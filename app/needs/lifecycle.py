@@ -74,6 +74,8 @@ TRANSITIONS: dict[str, Transition] = {
         note_required=True,
     ),
     "expire": Transition(frozenset({S.PUBLISHED}), S.EXPIRED, _system),
+    # A claim not delivered in time lapses: the sweep puts the need back on offer.
+    "lapse": Transition(frozenset({S.CLAIMED}), S.PUBLISHED, _system, note_required=True),
 }
 
 ACTION_LABELS = {
@@ -90,6 +92,7 @@ ACTION_LABELS = {
     "close": _l("Close after follow-up"),
     "cancel": _l("Cancel"),
     "expire": _l("Expire"),
+    "lapse": _l("Claim lapsed"),
 }
 
 
@@ -203,6 +206,9 @@ def transition(
     session.add(event)
     session.flush()
     session.refresh(need)
+    from app.supervision.lights import refresh_light  # lights read claims; avoid a cycle
+
+    refresh_light(session, need)
     return event
 
 

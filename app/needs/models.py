@@ -270,15 +270,18 @@ class Need(Base):
         )
 
     def can_claim(self, user: User) -> bool:
-        """Donors claim micro-wishes; verified companies and teams claim any kind."""
+        """Donors claim micro-wishes; verified companies take micro-wishes and repairs;
+        verified volunteer teams take farm help (through shifts) and repairs."""
         if not (self.state is NeedState.PUBLISHED and user.is_authenticated):
             return False
         if user.has_role(Role.DONOR):
             return self.kind is NeedKind.MICRO_WISH
-        if user.has_role(Role.COMPANY, Role.TEAM):
-            organisation = user.organisation
-            return organisation is not None and organisation.can_claim()
-        return False
+        kinds = {
+            Role.COMPANY: (NeedKind.MICRO_WISH, NeedKind.REPAIR),
+            Role.TEAM: (NeedKind.FARM_HELP, NeedKind.REPAIR),
+        }.get(user.role, ())
+        organisation = user.organisation
+        return self.kind in kinds and organisation is not None and organisation.can_claim()
 
     def is_claimant(self, user: User) -> bool:
         return user.is_authenticated and self.claimant_id == user.id

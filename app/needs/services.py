@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, false, func, select
+from sqlalchemy import Select, case, false, func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
@@ -20,6 +20,7 @@ from app.needs.models import (
     PUBLIC_STATES,
     CareCategory,
     Household,
+    Light,
     Need,
     NeedKind,
     NeedState,
@@ -135,14 +136,14 @@ def households_for(session: Session, actor: User) -> list[Household]:
         raise NotAllowed(_l("Only caseworkers and verifiers see households."))
     return list(
         session.scalars(
-            _in_area(select(Household), Household.district_code, actor.area_code).order_by(
+            in_area(select(Household), Household.district_code, actor.area_code).order_by(
                 Household.need_score.desc(), Household.id.desc()
             )
         )
     )
 
 
-def _in_area(query: Select[Any], column: Any, area_code: str) -> Select[Any]:
+def in_area(query: Any, column: Any, area_code: str) -> Any:
     place = gazetteer.get(area_code)
     if place is None:
         return query.where(false())
@@ -183,7 +184,7 @@ def _need_problems(data: NeedData, household: Household) -> dict[str, list[str]]
         errors["title"] = [required]
     if len(data.story.strip()) < 10:
         errors["story"] = [str(_l("Tell the story in at least 10 characters."))]
-    elif _reveals_household(data, household):
+    elif reveals_household(f"{data.title} {data.story} {data.item} {data.task}", household):
         errors["story"] = [
             str(_l("The public text must not contain the household's name, ID, phone or address."))
         ]
@@ -215,9 +216,8 @@ def _need_problems(data: NeedData, household: Household) -> dict[str, list[str]]
     return errors
 
 
-def _reveals_household(data: NeedData, household: Household) -> bool:
-    """A last check that the public text does not name the household."""
-    public_text = f"{data.title} {data.story} {data.item} {data.task}"
+def reveals_household(public_text: str, household: Household) -> bool:
+    """A last check that a public text does not name the household."""
     secrets_ = [household.name, household.id_number, household.phone, household.address]
     return any(secret and len(secret) >= 2 and secret in public_text for secret in secrets_)
 
@@ -331,9 +331,18 @@ def needs_of_household(session: Session, household: Household) -> list[Need]:
     )
 
 
+LIGHT_ORDER = case(
+    (Need.light == Light.RED, 0),
+    (Need.light == Light.YELLOW, 1),
+    (Need.light == Light.GREEN, 2),
+    else_=3,
+)
+
+
 def needs_for_caseworker(session: Session, actor: User) -> list[Need]:
-    query = select(Need).order_by(Need.updated_at.desc())
-    return list(session.scalars(_in_area(query, Need.district_code, actor.area_code or "")))
+    """The caseworker's needs, red first, then yellow, then the rest by last change."""
+    query = select(Need).order_by(LIGHT_ORDER, Need.updated_at.desc())
+    return list(session.scalars(in_area(query, Need.district_code, actor.area_code or "")))
 
 
 def review_queue(session: Session, actor: User) -> list[Need]:
@@ -341,7 +350,7 @@ def review_queue(session: Session, actor: User) -> list[Need]:
     if not actor.has_role(Role.VERIFIER):
         raise NotAllowed(_l("Only verifiers review needs."))
     query = select(Need).where(Need.state == NeedState.SUBMITTED).order_by(Need.updated_at)
-    return list(session.scalars(_in_area(query, Need.district_code, actor.area_code or "")))
+    return list(session.scalars(in_area(query, Need.district_code, actor.area_code or "")))
 
 
 # --- what the public sees --------------------------------------------------------------

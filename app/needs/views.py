@@ -7,7 +7,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.accounts.models import Role
+from app.accounts.models import OrgKind, Role
+from app.claims import services as claim_services
+from app.claims.forms import ClaimForm, ShiftForm
 from app.errors import ValidationFailed, get_or_404
 from app.extensions import db
 from app.forms import apply_service_errors, city_choices, district_choices
@@ -27,6 +29,7 @@ from app.needs.models import (
     Urgency,
 )
 from app.permissions import role_required
+from app.uploads import services as uploads
 
 public_bp = Blueprint("needs", __name__)
 work_bp = Blueprint("work", __name__, url_prefix="/work")
@@ -83,7 +86,23 @@ def need_detail(need_id: int) -> str:
     need = db.session.get(Need, need_id)
     if need is None or not need.can_view(current_user):
         abort(404)  # a need that is not public does not exist for the public
-    return render_template("needs/detail.html", need=need)
+    organisation = current_user.organisation if current_user.is_authenticated else None
+    leads_team = (
+        organisation is not None
+        and organisation.kind is OrgKind.TEAM
+        and current_user.is_org_admin(organisation)
+    )
+    return render_template(
+        "needs/detail.html",
+        need=need,
+        claim_form=ClaimForm(),
+        shifts=claim_services.shifts_of(db.session, need)
+        if need.kind is NeedKind.FARM_HELP
+        else [],
+        team_members=claim_services.team_members(db.session, organisation)
+        if leads_team and organisation is not None
+        else [],
+    )
 
 
 # --- caseworker's desk -----------------------------------------------------------------
@@ -265,38 +284,43 @@ def edit_need(need_id: int) -> str | Response:
 @role_required(Role.CASEWORKER, Role.VERIFIER)
 def need(need_id: int) -> str:
     need = _visible_need(need_id)
+    claim = claim_services.live_claim(db.session, need)
     return render_template(
         "work/need.html",
         need=need,
         events=lifecycle.timeline(db.session, need),
-        actions=lifecycle.available_actions(need, current_user),
+        actions=[a for a in lifecycle.available_actions(need, current_user) if a in DESK_ACTIONS],
         action_labels=lifecycle.ACTION_LABELS,
         note_required={a for a, t in lifecycle.TRANSITIONS.items() if t.note_required},
+        claim=claim,
+        past_claims=claim_services.claims_for_need(db.session, need),
+        shifts=claim_services.shifts_of(db.session, need),
+        follow_ups=claim_services.follow_ups_of(db.session, need),
+        photos=uploads.attachments_for(db.session, "claim", claim.id) if claim else [],
+        shift_form=ShiftForm(),
     )
+
+
+# Lifecycle actions taken straight from the need page. Claiming, delivery and confirmation
+# have their own bookkeeping and go through app.claims.
+DESK_ACTIONS = ("submit", "approve", "reject", "cancel", "close")
 
 
 @work_bp.post("/needs/<int:need_id>/<action>")
-@role_required(Role.CASEWORKER, Role.VERIFIER, Role.DONOR, Role.COMPANY, Role.TEAM)
+@role_required(Role.CASEWORKER, Role.VERIFIER)
 def act(need_id: int, action: str) -> Response:
     """Perform one lifecycle action; the transition function checks state and permission."""
-    if action not in lifecycle.TRANSITIONS or action == "expire":
+    if action not in DESK_ACTIONS:
         abort(404)
     need = get_or_404(db.session, Need, need_id)
-    if not (need.can_view_private(current_user) or need.is_public):
+    if not need.can_view_private(current_user):
         abort(404)
-    changes = {}
-    if action == "claim":
-        organisation = current_user.organisation
-        changes = {
-            "claimant_id": current_user.id,
-            "claimant_org_id": organisation.id if organisation else None,
-        }
-    elif action == "release":
-        changes = {"claimant_id": None, "claimant_org_id": None}
-    lifecycle.transition(
-        db.session, need, action, current_user, note=request.form.get("note", ""), **changes
-    )
+    note = request.form.get("note", "")
+    if action == "cancel":
+        claim_services.cancel_need(db.session, need, current_user, note)
+    elif action == "close":
+        claim_services.close_need(db.session, need, current_user, note)
+    else:
+        lifecycle.transition(db.session, need, action, current_user, note=note)
     flash(_("Done: %(action)s.", action=lifecycle.ACTION_LABELS[action]), "info")
-    if need.can_view_private(current_user):
-        return redirect(url_for("work.need", need_id=need.id))
-    return redirect(url_for("needs.need_detail", need_id=need.id))
+    return redirect(url_for("work.need", need_id=need.id))

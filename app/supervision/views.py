@@ -13,6 +13,7 @@ from app.extensions import db
 from app.needs import services
 from app.needs.models import Need
 from app.permissions import role_required
+from app.supervision import services as supervision
 
 bp = Blueprint("supervision", __name__, url_prefix="/review")
 
@@ -34,3 +35,21 @@ def approve_exception(need_id: int) -> Response:
     services.approve_cost_exception(db.session, need, current_user, request.form.get("note", ""))
     flash(_("Exception approved. The repair can now be published."), "info")
     return redirect(url_for("work.need", need_id=need.id))
+
+
+@bp.get("/inspections")
+@role_required(Role.VERIFIER)
+def inspections() -> str:
+    from app.claims.services import inspections_due
+
+    return render_template(
+        "review/inspections.html", claims=inspections_due(db.session, current_user)
+    )
+
+
+@bp.get("/lights")
+@role_required(Role.VERIFIER, Role.CASEWORKER)
+def lights() -> str:
+    """Counts per district and light, and the red list, for the supervisor's area."""
+    board = supervision.light_board(db.session, current_user)
+    return render_template("review/lights.html", board=board)

@@ -1,0 +1,114 @@
+"""The sweep: lapses overdue claims, expires stale needs, turns lights, and tells people.
+
+Run by ``flask --app wsgi sweep``, and as a recurring RQ job when ``REDIS_URL`` is set.
+Idempotent: running it twice in a row changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.claims.models import Claim, ClaimStatus
+from app.models_base import local_today, utcnow
+from app.needs import lifecycle
+from app.needs.models import Light, Need, NeedState
+from app.notifications import services as notifications
+from app.supervision.lights import refresh_light
+
+log = logging.getLogger(__name__)
+
+# A delivered claim waits on the caseworker, not on the claimer: it never lapses.
+_LAPSING = (ClaimStatus.PENDING, ClaimStatus.ACTIVE, ClaimStatus.DISPUTED)
+_LIT_STATES = (
+    NeedState.SUBMITTED,
+    NeedState.PUBLISHED,
+    NeedState.CLAIMED,
+    NeedState.DELIVERED,
+    NeedState.CONFIRMED,
+)
+
+
+@dataclass
+class SweepReport:
+    claims_lapsed: int = 0
+    needs_expired: int = 0
+    turned_red: int = 0
+    lights_checked: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"claims lapsed: {self.claims_lapsed}, needs expired: {self.needs_expired}, "
+            f"lights checked: {self.lights_checked}, turned red: {self.turned_red}"
+        )
+
+
+def release_overdue_claims(session: Session, now: datetime, report: SweepReport) -> None:
+    overdue = session.scalars(
+        select(Claim).where(Claim.status.in_(_LAPSING), Claim.due_at < now).order_by(Claim.id)
+    ).all()
+    for claim in overdue:
+        need = claim.need
+        reason = str(_l("Not delivered by %(due)s.", due=claim.due_at.date().isoformat()))
+        claim.status = ClaimStatus.EXPIRED
+        claim.ended_at = now
+        claim.end_reason = reason
+        lifecycle.transition(
+            session,
+            need,
+            "lapse",
+            None,
+            note=reason,
+            claimant_id=None,
+            claimant_org_id=None,
+            overdue_at=now,
+        )
+        notifications.notify(session, claim.claimant, "overdue", need)
+        notifications.notify(session, need.created_by, "overdue", need)
+        report.claims_lapsed += 1
+
+
+def expire_stale_needs(session: Session, report: SweepReport) -> None:
+    """Published needs whose deadline passed with nobody claiming them."""
+    stale = session.scalars(
+        select(Need).where(Need.state == NeedState.PUBLISHED, Need.deadline < local_today())
+    ).all()
+    for need in stale:
+        lifecycle.transition(
+            session, need, "expire", None, note=str(_l("The deadline passed without a claim."))
+        )
+        notifications.notify(session, need.created_by, "expired", need)
+        report.needs_expired += 1
+
+
+def turn_lights(session: Session, now: datetime, report: SweepReport) -> None:
+    needs = session.scalars(select(Need).where(Need.state.in_(_LIT_STATES))).all()
+    for need in needs:
+        was_red = need.light is Light.RED
+        turned_red = refresh_light(session, need, now)
+        report.lights_checked += 1
+        if turned_red and not was_red:
+            report.turned_red += 1
+            notifications.notify(
+                session, need.created_by, "turned_red", need, reason=need.light_reason
+            )
+
+
+def sweep(session: Session, now: datetime | None = None) -> SweepReport:
+    """One pass of supervision. The caller commits; emails go out after that."""
+    now = now or utcnow()
+    report = SweepReport()
+    release_overdue_claims(session, now, report)
+    expire_stale_needs(session, report)
+    turn_lights(session, now, report)
+    from app.uploads.services import remove_orphans
+
+    remove_orphans(session)  # photos of uploads whose request rolled back
+    session.flush()
+    log.info("sweep: %s", report)
+    return report
