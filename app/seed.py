@@ -5,7 +5,7 @@ timeline is one a caseworker could have produced."""
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from app.accounts.models import (
     MemberRole,
     Membership,
     Organisation,
+    OrganisationSkill,
     OrgKind,
     OrgStatus,
     Role,
@@ -186,6 +187,11 @@ def seed_demo_data(session: Session, seed: int = 2023, if_empty: bool = False) -
         )
         session.add(org)
         session.add(Membership(user=member, organisation=org, role=MemberRole.ADMIN))
+        if org.status is OrgStatus.VERIFIED:
+            # Builders and suppliers (Shunde): every trade checked by the admin.
+            for skill in Skill:
+                org.skills.append(OrganisationSkill(skill=skill.value, verified_at=utcnow(),
+                                                    verified_by_id=admin.id))
         companies.append(member)
     teams = []
     for i in range(1, N_TEAMS + 1):
@@ -340,25 +346,66 @@ def advance(
     verifier: User,
     claimer: User | None = None,
 ) -> Need:
-    """Take a fresh draft to ``state`` through the real lifecycle (demo data and tests)."""
+    """Take a fresh draft to ``state`` the way people would: through the lifecycle and the
+    claims services, so claims, shifts, hours and follow-ups exist as they would for real.
+    The claimer must be able to take the need (a donor or company for a micro-wish, a team
+    leader for farm help, a company or team with the skills for a repair)."""
+    from app.claims import services as claims
+
+    claim = None
     for action in PATHS[state]:
-        actor: User | None = {
-            "approve": verifier,
-            "reject": verifier,
-            "claim": claimer,
-            "deliver": claimer,
-            "expire": None,
-        }.get(action, worker)
-        changes: dict[str, object] = {}
-        if action == "claim":
-            assert claimer is not None, "a claimer is needed to go past published"
-            org = claimer.organisation
-            changes = {"claimant_id": claimer.id, "claimant_org_id": org.id if org else None}
         if action == "approve" and need.needs_cost_exception(
             current_app.config["REPAIR_COST_CAP_YUAN"]
         ):
             needs.approve_cost_exception(
                 session, need, verifier, "经现场评估，属危房，一事一议批准。"
             )
-        lifecycle.transition(session, need, action, actor, note=NOTES.get(action, ""), **changes)
+        if action in ("approve", "reject"):
+            lifecycle.transition(session, need, action, verifier, note=NOTES.get(action, ""))
+        elif action == "expire":
+            lifecycle.transition(session, need, action, None, note="已过截止日期")
+        elif action == "cancel":
+            claims.cancel_need(session, need, worker, NOTES["cancel"])
+        elif action == "claim":
+            assert claimer is not None, "a claimer is needed to go past published"
+            claim = _claim(session, need, worker, verifier, claimer)
+        elif action == "deliver":
+            if claim is None:
+                claims.farm_work_done(session, need, worker, "农活已完成")
+            else:
+                claims.mark_delivered(session, claim, claimer or worker, "已送达社工站")
+        elif action == "confirm":
+            if claim is None:
+                claims.confirm_farm_work(session, need, worker)
+            else:
+                claims.confirm_delivery(session, claim, worker)
+        elif action == "close":
+            for visit in claims.follow_ups_of(session, need):
+                claims.record_follow_up(session, visit, worker, "回访：家庭表示帮助很及时。")
+            claims.close_need(session, need, worker)
+        else:
+            lifecycle.transition(session, need, action, worker, note=NOTES.get(action, ""))
     return need
+
+
+def _claim(
+    session: Session, need: Need, worker: User, verifier: User, claimer: User
+) -> object | None:
+    """Claim (or, for farm help, staff a shift) and get the claim ready for delivery."""
+    from app.claims import services as claims
+
+    if need.kind is NeedKind.FARM_HELP:
+        start = need.window_start or local_today()
+        shift = claims.add_shift(session, need, worker, claims.ShiftData(
+            day=start, start_time=time(8), end_time=time(12),
+            places=min(need.volunteers_needed or 1, 4)))
+        claims.sign_up(session, shift, claimer, [claimer.id])
+        return None
+    if need.kind is NeedKind.REPAIR:
+        claim = claims.claim_need(session, need, claimer, plan="现场勘查后按标准施工，完工后清理现场。",
+                                  plan_cost_yuan=need.estimated_cost_yuan)
+        claims.accept_claim(session, claim, worker)
+        if claim.inspection_required:
+            claims.record_inspection(session, claim, verifier, True, "抽查合格")
+        return claim
+    return claims.claim_need(session, need, claimer)

@@ -8,7 +8,16 @@ from functools import cache
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
-from app.accounts.models import MemberRole, Membership, Organisation, OrgKind, OrgStatus, Role, User
+from app.accounts.models import (
+    MemberRole,
+    Membership,
+    Organisation,
+    OrganisationSkill,
+    OrgKind,
+    OrgStatus,
+    Role,
+    User,
+)
 from app.accounts.services import hash_password
 from app.extensions import db
 from app.models_base import local_today, utcnow
@@ -21,6 +30,7 @@ from app.needs.models import (
     PersonGroup,
     Repair,
     RepairCategory,
+    Skill,
     Urgency,
 )
 from app.seed import advance, fake_resident_id
@@ -149,6 +159,16 @@ class RepairFactory(_NeedBase):
     category = CareCategory.HOUSING
 
 
+def with_all_skills(organisation: Organisation) -> Organisation:
+    """An organisation with every skill verified by an admin."""
+    for skill in Skill:
+        organisation.skills.append(
+            OrganisationSkill(skill=skill.value, verified_at=utcnow())
+        )
+    db.session.flush()
+    return organisation
+
+
 def need_in_state(state: NeedState, factory_cls: type = MicroWishFactory, **kwargs: object):
     """A need taken to ``state`` through the real lifecycle, with fitting actors."""
     need = factory_cls(**kwargs)
@@ -158,5 +178,5 @@ def need_in_state(state: NeedState, factory_cls: type = MicroWishFactory, **kwar
     if factory_cls is FarmHelpFactory:
         claimer = member_of(OrganisationFactory(verified=True, team=True))
     elif factory_cls is RepairFactory:
-        claimer = member_of(OrganisationFactory(verified=True))
+        claimer = member_of(with_all_skills(OrganisationFactory(verified=True)))
     return advance(db.session, need, state, worker=worker, verifier=verifier, claimer=claimer)
