@@ -40,24 +40,31 @@ class Database:
         self.registry.remove()
 
     def init_app(self, app: Flask) -> None:
-        url = app.config["DATABASE_URL"]
-        options: dict[str, Any] = {"hide_parameters": True, "future": True}
-        if url.startswith("sqlite"):
-            # Flask serves requests on threads; each gets its own session anyway.
-            options["connect_args"] = {"check_same_thread": False, "timeout": 30}
-        else:
-            options["pool_pre_ping"] = True
-        self.engine = create_engine(url, **options)
-        if url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-            # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
-            event.listen(self.engine, "begin", _sqlite_begin)
+        self.engine = make_engine(app.config["DATABASE_URL"])
         self.session_factory.configure(bind=self.engine)
         app.teardown_appcontext(self._remove_session)
         app.extensions["database"] = self
 
     def _remove_session(self, _exc: BaseException | None) -> None:
         self.registry.remove()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine configured the way the app needs on either database."""
+    options: dict[str, Any] = {"hide_parameters": True}  # no household data in logs
+    if url.startswith("sqlite"):
+        # Flask serves requests on threads; each gets its own session anyway.
+        options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    else:
+        options["pool_pre_ping"] = True
+        options["pool_size"] = 10
+        options["max_overflow"] = 20
+    engine = create_engine(url, **options)
+    if url.startswith("sqlite"):
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -70,7 +77,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # SQLite has one writer at a time. A deferred transaction that reads and then writes
+    # fails at once (SQLITE_BUSY_SNAPSHOT) if another writer committed in between, so any
+    # transaction that may write takes the write lock up front and waits its turn instead.
+    # Page views (GET) stay deferred and never block each other.
+    read_only = has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def run_after_commit(session: Session, callback: Callable[[], None]) -> None:

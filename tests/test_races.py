@@ -1,0 +1,215 @@
+"""Real concurrency: many people racing for the same wish or the same shift places.
+
+These tests use committed data in a database of their own (not the rolled-back test
+transaction), real threads each with its own connection, and a real HTTP server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import time, timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from app import migrate
+from app.accounts.models import Membership, MemberRole, Organisation, OrgKind, OrgStatus, Role, User
+from app.claims import services
+from app.claims.models import Claim, Shift, ShiftSignup, SignupStatus
+from app.errors import DomainError
+from app.extensions import make_engine
+from app.models_base import local_today, utcnow
+from app.needs.models import FarmHelp, Household, MicroWish, Need, NeedState
+from app.needs.models import CareCategory, PersonGroup, Urgency
+from tests.conftest import fresh_database
+
+N = 50
+
+
+@pytest.fixture(scope="module")
+def race_engine(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    base = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    url = fresh_database(base, f"race_{os.getpid()}", tmp_path_factory.mktemp("race"))
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _user(session: Session, email: str, role: Role, area: str | None = None) -> User:
+    user = User(email=email, display_name=email, role=role, area_code=area,
+                password_hash="x")
+    session.add(user)
+    return user
+
+
+def _published(session: Session, cls: type[Need], **extra: object) -> tuple[Need, User]:
+    worker = _user(session, f"cw{os.urandom(4).hex()}@race.example", Role.CASEWORKER, "440106")
+    session.flush()
+    household = Household(district_code="440106", created_by_id=worker.id, name="户主",
+                          id_number="44010619491231002X", phone="13900000000",
+                          address="某村1号", group=PersonGroup.ELDERLY, need_score=1)
+    session.add(household)
+    session.flush()
+    need = cls(household_id=household.id, created_by_id=worker.id, district_code="440106",
+               title="赛跑测试", story="并发测试用的需求。", category=CareCategory.LIVING,
+               urgency=Urgency.NORMAL, approx_lat=23.125, approx_lng=113.375,
+               state=NeedState.PUBLISHED, published_at=utcnow(), **extra)
+    session.add(need)
+    session.flush()
+    return need, worker
+
+
+def _race(n: int, attempt: Callable[[int], str]) -> Counter[str]:
+    """Run ``attempt(i)`` on n threads released at the same instant."""
+    barrier = threading.Barrier(n)
+    results: list[str] = [""] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = attempt(i)
+        except Exception as exc:  # a crash is a result the test must see, not lose
+            results[i] = f"crash:{type(exc).__name__}:{exc}"
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return Counter(results)
+
+
+def test_fifty_threads_claim_one_wish(app: Flask, race_engine: Engine) -> None:
+    with Session(race_engine) as session:
+        need, _worker = _published(session, MicroWish, item="电饭煲", quantity=1,
+                                   estimated_value_yuan=300)
+        donors = [_user(session, f"d{i}.{need.id}@race.example", Role.DONOR) for i in range(N)]
+        session.commit()
+        need_id, donor_ids = need.id, [d.id for d in donors]
+
+    def attempt(i: int) -> str:
+        with app.app_context(), Session(race_engine) as session:
+            try:
+                services.claim_need(session, session.get(Need, need_id),
+                                    session.get(User, donor_ids[i]))
+                session.commit()
+                return "won"
+            except DomainError as exc:
+                session.rollback()
+                return f"refused:{exc.status}"
+
+    results = _race(N, attempt)
+    assert results == Counter({"won": 1, "refused:409": N - 1}), results
+    with Session(race_engine) as session:
+        claims = session.scalars(select(Claim).where(Claim.need_id == need_id)).all()
+        need = session.get(Need, need_id)
+        assert len(claims) == 1
+        assert need.state is NeedState.CLAIMED and need.claimant_id == claims[0].claimant_id
+        claim_events = [e for e in need.events if e.action == "claim"]
+        assert len(claim_events) == 1
+
+
+def test_fifty_teams_race_for_ten_places(app: Flask, race_engine: Engine) -> None:
+    today = local_today()
+    with Session(race_engine) as session:
+        need, worker = _published(session, FarmHelp, task="插秧", window_start=today,
+                                  window_end=today + timedelta(days=1), volunteers_needed=10,
+                                  hours_per_volunteer=4)
+        shift = Shift(need_id=need.id, day=today, start_time=time(8), end_time=time(12),
+                      places=10, checkin_code="ABC234", created_by_id=worker.id)
+        session.add(shift)
+        leaders = []
+        for i in range(N):
+            org = Organisation(kind=OrgKind.TEAM, name=f"队{i}", district_code="440106",
+                               status=OrgStatus.VERIFIED, verified_at=utcnow())
+            leader = _user(session, f"t{i}.{need.id}@race.example", Role.TEAM)
+            mate = _user(session, f"m{i}.{need.id}@race.example", Role.TEAM)
+            session.add_all([org, Membership(user=leader, organisation=org, role=MemberRole.ADMIN),
+                             Membership(user=mate, organisation=org)])
+            leaders.append((leader, mate))
+        session.commit()
+        shift_id = shift.id
+        teams = [(leader.id, mate.id) for leader, mate in leaders]
+
+    def attempt(i: int) -> str:
+        leader_id, mate_id = teams[i]
+        # Some teams ask for one place, some for two.
+        ids = [leader_id] if i % 2 else [leader_id, mate_id]
+        with app.app_context(), Session(race_engine) as session:
+            try:
+                services.sign_up(session, session.get(Shift, shift_id),
+                                 session.get(User, leader_id), ids)
+                session.commit()
+                return f"booked:{len(ids)}"
+            except DomainError as exc:
+                session.rollback()
+                return f"refused:{exc.status}"
+
+    results = _race(N, attempt)
+    assert not [r for r in results if r.startswith("crash")], results
+    with Session(race_engine) as session:
+        shift = session.get(Shift, shift_id)
+        booked = session.scalar(select(func.count(ShiftSignup.id)).where(
+            ShiftSignup.shift_id == shift_id, ShiftSignup.status == SignupStatus.BOOKED))
+        assert shift.places_taken <= 10
+        assert booked == shift.places_taken
+        assert booked == sum(int(r.split(":")[1]) for r in results.elements()
+                             if r.startswith("booked"))
+        assert shift.places_taken >= 9  # the places did not go unused for no reason
+        assert session.get(Need, shift.need_id).state is NeedState.CLAIMED
+
+
+def _post(url: str, body: dict[str, object], token: str | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _get(url: str, token: str | None = None) -> dict:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.live
+def test_fifty_http_clients_claim_one_wish(live_server: str) -> None:
+    api = f"{live_server}/api/v1"
+    tokens = []
+    for i in range(1, N + 1):
+        status, body = _post(f"{api}/auth/token", {"email": f"donor{i}@demo.example",
+                                                   "password": "shanlian-demo-2026"})
+        assert status == 201, body
+        tokens.append(body["token"])
+    open_wishes = _get(f"{api}/needs?kind=micro_wish&status=published&per_page=100")["items"]
+    need_id = open_wishes[-1]["id"]
+
+    def attempt(i: int) -> str:
+        status, body = _post(f"{api}/needs/{need_id}/claims", {"method": "handover"}, tokens[i])
+        if status == 201:
+            return "won"
+        assert body["message"], body  # a clear message, in JSON
+        return f"refused:{status}"
+
+    results = _race(N, attempt)
+    assert results == Counter({"won": 1, "refused:409": N - 1}), results
+    assert _get(f"{api}/needs/{need_id}")["status"] == "claimed"
+    holders = [i for i in range(N)
+               if any(c["need_id"] == need_id for c in _get(f"{api}/me/claims", tokens[i])["items"])]
+    assert len(holders) == 1
