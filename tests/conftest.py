@@ -7,7 +7,10 @@ run also tests them.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import email
+import email.policy
 import os
 import re
 import socket
@@ -17,11 +20,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, text
@@ -102,6 +106,10 @@ class IsolatedClient(FlaskClient):
     with ``session.get``)."""
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
+        # What the test set up is committed (to its savepoint) before the request, as it
+        # would be in life; otherwise a request that fails and rolls back would take the
+        # test's own data with it.
+        db.session.commit()
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
@@ -212,3 +220,67 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+# --- a real SMTP server ------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+
+    @property
+    def message(self) -> email.message.EmailMessage:
+        return email.message_from_bytes(self.raw, policy=email.policy.default)  # type: ignore[return-value]
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    @property
+    def body(self) -> str:
+        return self.message.get_body().get_content()  # type: ignore[union-attr]
+
+
+@dataclass
+class Inbox:
+    """What the SMTP server accepted."""
+
+    port: int
+    messages: list[Received] = field(default_factory=list)
+    delay: float = 0.0  # seconds the server takes to accept a message
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802 (aiosmtpd's hook name)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.messages.append(
+            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)  # type: ignore[attr-defined]
+        )
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def no_mail(app, monkeypatch):
+    """No SMTP server configured: emails wait in the outbox."""
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "")
+
+
+@pytest.fixture
+def smtp(app, session, monkeypatch):
+    """A real SMTP server on a free local port; delivery runs right after each commit."""
+    inbox = Inbox(port=_free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", inbox.port)
+    monkeypatch.setitem(app.config, "MAIL_DELIVER_INLINE", True)
+    monkeypatch.setitem(app.config, "REDIS_URL", "")
+    monkeypatch.setitem(app.config, "SITE_URL", "https://shanlian.example")
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+

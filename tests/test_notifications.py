@@ -7,18 +7,12 @@ retry, never the change being reported.
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 import logging
-import socket
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from markupsafe import escape
 from sqlalchemy import select
 
@@ -29,72 +23,8 @@ from app.needs.models import Need, NeedState
 from app.notifications import cli, services
 from app.notifications.models import Notification, OutboxEmail, OutboxStatus
 from app.notifications.services import MAX_ATTEMPTS, Kind, deliver_pending, notify
+from tests.conftest import _free_port
 from tests.factories import MicroWishFactory, UserFactory, need_in_state
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    raw: bytes
-
-    @property
-    def message(self) -> email.message.EmailMessage:
-        return email.message_from_bytes(self.raw, policy=email.policy.default)  # type: ignore[return-value]
-
-    @property
-    def subject(self) -> str:
-        return str(self.message["Subject"])
-
-    @property
-    def body(self) -> str:
-        return self.message.get_body().get_content()  # type: ignore[union-attr]
-
-
-@dataclass
-class Inbox:
-    """What the SMTP server accepted."""
-
-    port: int
-    messages: list[Received] = field(default_factory=list)
-    delay: float = 0.0  # seconds the server takes to accept a message
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802 (aiosmtpd's hook name)
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        self.messages.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)  # type: ignore[attr-defined]
-        )
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def no_mail(app, monkeypatch):
-    """No SMTP server configured: emails wait in the outbox."""
-    monkeypatch.setitem(app.config, "MAIL_SERVER", "")
-
-
-@pytest.fixture
-def smtp(app, session, monkeypatch):
-    """A real SMTP server on a free local port; delivery runs right after each commit."""
-    inbox = Inbox(port=_free_port())
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
-    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
-    monkeypatch.setitem(app.config, "MAIL_PORT", inbox.port)
-    monkeypatch.setitem(app.config, "MAIL_DELIVER_INLINE", True)
-    monkeypatch.setitem(app.config, "REDIS_URL", "")
-    monkeypatch.setitem(app.config, "SITE_URL", "https://shanlian.example")
-    try:
-        yield inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

@@ -21,14 +21,22 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app import migrate
-from app.accounts.models import Membership, MemberRole, Organisation, OrgKind, OrgStatus, Role, User
+from app.accounts.models import MemberRole, Membership, Organisation, OrgKind, OrgStatus, Role, User
 from app.claims import services
 from app.claims.models import Claim, Shift, ShiftSignup, SignupStatus
 from app.errors import DomainError
 from app.extensions import make_engine
 from app.models_base import local_today, utcnow
-from app.needs.models import FarmHelp, Household, MicroWish, Need, NeedState
-from app.needs.models import CareCategory, PersonGroup, Urgency
+from app.needs.models import (
+    CareCategory,
+    FarmHelp,
+    Household,
+    MicroWish,
+    Need,
+    NeedState,
+    PersonGroup,
+    Urgency,
+)
 from tests.conftest import fresh_database
 
 N = 50
