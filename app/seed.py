@@ -22,6 +22,7 @@ from app.accounts.models import (
     Role,
     User,
 )
+from app.claims.models import Claim
 from app.models_base import local_today, utcnow
 from app.needs import lifecycle
 from app.needs import services as needs
@@ -190,8 +191,11 @@ def seed_demo_data(session: Session, seed: int = 2023, if_empty: bool = False) -
         if org.status is OrgStatus.VERIFIED:
             # Builders and suppliers (Shunde): every trade checked by the admin.
             for skill in Skill:
-                org.skills.append(OrganisationSkill(skill=skill.value, verified_at=utcnow(),
-                                                    verified_by_id=admin.id))
+                org.skills.append(
+                    OrganisationSkill(
+                        skill=skill.value, verified_at=utcnow(), verified_by_id=admin.id
+                    )
+                )
         companies.append(member)
     teams = []
     for i in range(1, N_TEAMS + 1):
@@ -352,7 +356,7 @@ def advance(
     leader for farm help, a company or team with the skills for a repair)."""
     from app.claims import services as claims
 
-    claim = None
+    claim: Claim | None = None
     for action in PATHS[state]:
         if action == "approve" and need.needs_cost_exception(
             current_app.config["REPAIR_COST_CAP_YUAN"]
@@ -390,20 +394,33 @@ def advance(
 
 def _claim(
     session: Session, need: Need, worker: User, verifier: User, claimer: User
-) -> object | None:
+) -> Claim | None:
     """Claim (or, for farm help, staff a shift) and get the claim ready for delivery."""
     from app.claims import services as claims
 
     if need.kind is NeedKind.FARM_HELP:
         start = need.window_start or local_today()
-        shift = claims.add_shift(session, need, worker, claims.ShiftData(
-            day=start, start_time=time(8), end_time=time(12),
-            places=min(need.volunteers_needed or 1, 4)))
+        shift = claims.add_shift(
+            session,
+            need,
+            worker,
+            claims.ShiftData(
+                day=start,
+                start_time=time(8),
+                end_time=time(12),
+                places=min(need.volunteers_needed or 1, 4),
+            ),
+        )
         claims.sign_up(session, shift, claimer, [claimer.id])
         return None
     if need.kind is NeedKind.REPAIR:
-        claim = claims.claim_need(session, need, claimer, plan="现场勘查后按标准施工，完工后清理现场。",
-                                  plan_cost_yuan=need.estimated_cost_yuan)
+        claim = claims.claim_need(
+            session,
+            need,
+            claimer,
+            plan="现场勘查后按标准施工，完工后清理现场。",
+            plan_cost_yuan=need.estimated_cost_yuan,
+        )
         claims.accept_claim(session, claim, worker)
         if claim.inspection_required:
             claims.record_inspection(session, claim, verifier, True, "抽查合格")

@@ -47,7 +47,7 @@ def test_claim_deliver_confirm_through_pages(client, auth, session, no_mail):
     donor = UserFactory()
     auth.login(donor)
     page = client.get(f"/needs/{need.id}").get_data(as_text=True)
-    assert 'action="/needs/%d/claim"' % need.id in page
+    assert f'action="/needs/{need.id}/claim"' in page
     response = client.post(f"/needs/{need.id}/claim", data={"method": "handover"})
     assert response.status_code == 302
     claim = session.scalar(select(Claim))
