@@ -68,6 +68,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.core.views import bp as core_bp
     from app.needs.views import public_bp, work_bp
     from app.notifications.views import bp as notifications_bp
+    from app.points.views import bp as points_bp
     from app.supervision.views import bp as supervision_bp
     from app.uploads.views import bp as uploads_bp
 
@@ -81,6 +82,7 @@ def _register_blueprints(app: Flask) -> None:
         uploads_bp,
         claims_bp,
         notifications_bp,
+        points_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp, url_prefix="/api/v1")

@@ -76,6 +76,21 @@ def sweep_command(enqueue: bool) -> None:
     click.echo(str(report))
 
 
+@click.command("expire-points")
+@click.option("--as-of", default=None, help="Date of the run (YYYY-MM-DD); default today.")
+def expire_points_command(as_of: str | None) -> None:
+    """Lapse points older than POINTS_EXPIRE_MONTHS (run at year end)."""
+    from datetime import date
+
+    from app.models_base import local_today
+    from app.points.services import expire_points
+
+    day = date.fromisoformat(as_of) if as_of else local_today()
+    owners = expire_points(db.session, day)
+    db.session.commit()
+    click.echo(f"points lapsed for {owners} owners")
+
+
 def register_cli(app: Flask) -> None:
     from app.notifications.cli import register_cli as register_notification_cli
 
@@ -83,3 +98,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(sweep_command)
+    app.cli.add_command(expire_points_command)

@@ -97,6 +97,13 @@ class Settings:
     UPLOAD_DIR: str = ""
     UPLOAD_MAX_BYTES: int = 5 * 1024 * 1024
     SWEEP_INTERVAL_MINUTES: int = 15
+    # Points (Futian: donations turn into points; Yunan: points for help, a points shop).
+    POINTS_PER_10_YUAN: int = 1  # confirmed donations and fulfilled needs, by value
+    POINTS_PER_HOUR: int = 10  # confirmed volunteer hours, to the member and to the team
+    POINTS_BONUS_RED: int = 20  # for helping a need that had turned red
+    POINTS_BONUS_URGENT: int = 10  # for helping a need marked high or critical urgency
+    # Points older than this many months lapse at the year-end run; 0 keeps them forever.
+    POINTS_EXPIRE_MONTHS: int = 0
     # Argon2 cost; tests lower it so that hashing does not dominate the suite.
     PASSWORD_HASH_MEMORY_KIB: int = 65536
     PASSWORD_HASH_TIME_COST: int = 3

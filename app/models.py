@@ -5,6 +5,7 @@ from app.claims.models import Claim, Donation, FollowUp, Shift, ShiftSignup
 from app.extensions import Base
 from app.needs.models import Household, Need, NeedEvent
 from app.notifications.models import Notification, OutboxEmail
+from app.points.models import PointsEntry, Redemption, Reward
 from app.uploads.models import Attachment
 
 __all__ = [
@@ -22,6 +23,9 @@ __all__ = [
     "Organisation",
     "OrganisationSkill",
     "OutboxEmail",
+    "PointsEntry",
+    "Redemption",
+    "Reward",
     "Shift",
     "ShiftSignup",
     "User",

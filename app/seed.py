@@ -5,7 +5,7 @@ timeline is one a caseworker could have produced."""
 from __future__ import annotations
 
 import random
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -23,7 +23,7 @@ from app.accounts.models import (
     User,
 )
 from app.claims.models import Claim
-from app.models_base import local_today, utcnow
+from app.models_base import CHINA, local_today, utcnow
 from app.needs import lifecycle
 from app.needs import services as needs
 from app.needs.models import (
@@ -244,6 +244,7 @@ def seed_demo_data(session: Session, seed: int = 2023, if_empty: bool = False) -
             _make_need(session, rng, worker, verifier, kind, state, donors, companies, teams)
             count += 1
     session.flush()
+    _seed_points_shop_and_donations(session, rng, companies, city_caseworkers, caseworker)
     return (
         f"demo ready: {count} needs in {len(gazetteer.cities())} cities; accounts: "
         f"admin@, caseworker@, verifier@, donor1..{N_DONORS}@, company1..{N_COMPANIES}@, "
@@ -375,6 +376,7 @@ def advance(
             claim = _claim(session, need, worker, verifier, claimer)
         elif action == "deliver":
             if claim is None:
+                _record_demo_hours(session, need)
                 claims.farm_work_done(session, need, worker, "农活已完成")
             else:
                 claims.mark_delivered(session, claim, claimer or worker, "已送达社工站")
@@ -390,6 +392,25 @@ def advance(
         else:
             lifecycle.transition(session, need, action, worker, note=NOTES.get(action, ""))
     return need
+
+
+def _record_demo_hours(session: Session, need: Need) -> None:
+    """Demo data only: the volunteers of past shifts checked in and out on the day (the
+    real check-in needs the code on the day itself)."""
+    from app.claims.models import Shift, ShiftSignup
+
+    signups = session.scalars(
+        select(ShiftSignup)
+        .join(Shift, Shift.id == ShiftSignup.shift_id)
+        .where(Shift.need_id == need.id)
+    ).all()
+    for signup in signups:
+        shift = signup.shift
+        start = datetime.combine(shift.day, shift.start_time, tzinfo=CHINA)
+        signup.checked_in_at = start
+        signup.checked_out_at = start + timedelta(minutes=shift.length_minutes)
+        signup.minutes_worked = shift.length_minutes
+    session.flush()
 
 
 def _claim(
@@ -426,3 +447,48 @@ def _claim(
             claims.record_inspection(session, claim, verifier, True, "抽查合格")
         return claim
     return claims.claim_need(session, need, claimer)
+
+
+REWARDS = [
+    ("东北大米 10斤", "Rice, 5 kg", 120, 30),
+    ("花生油 5升", "Peanut oil, 5 L", 200, 20),
+    ("时令蔬菜包", "Seasonal vegetables", 60, 50),
+    ("爱心企业牌匾", "Caring company plaque", 1000, 5),
+]
+
+
+def _seed_points_shop_and_donations(
+    session: Session,
+    rng: random.Random,
+    companies: list[User],
+    city_caseworkers: dict[str, User],
+    caseworker: User,
+) -> None:
+    """Rewards for the points shop, and donations in kind (most received) so that the
+    leaderboards and impact reports have something to show."""
+    from app.claims import donations
+    from app.points.models import Reward
+
+    for name_zh, name_en, price, stock in REWARDS:
+        session.add(Reward(name_zh=name_zh, name_en=name_en, price_points=price, stock=stock))
+    items = [("大米", 80), ("食用油", 60), ("棉被", 120), ("书包", 90), ("电饭煲", 260)]
+    workers = [caseworker, *city_caseworkers.values()]
+    for i, company in enumerate(companies[:-1]):  # the unverified one cannot log
+        for j in range(3):
+            worker = workers[(i * 3 + j) % len(workers)]
+            item, price = rng.choice(items)
+            quantity = rng.randint(2, 20)
+            logged = donations.log_donation(
+                session,
+                company,
+                donations.DonationData(
+                    item=item,
+                    quantity=quantity,
+                    value_yuan=price * quantity,
+                    district_code=worker.area_code or DEMO_CASEWORKER_DISTRICT,
+                    external_ref=f"DEMO-{i}-{j}",
+                ),
+            )
+            if j < 2:
+                donations.receive_donation(session, logged.donation, worker)
+    session.flush()

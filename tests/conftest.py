@@ -191,6 +191,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "PASSWORD_HASH_MEMORY_KIB": "8192",
         "PASSWORD_HASH_TIME_COST": "1",
+        "UPLOAD_DIR": str(tmp_path_factory.mktemp("live-uploads")),
     }
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
     root = Path(__file__).resolve().parent.parent

@@ -97,7 +97,7 @@ def test_api_conforms_to_its_openapi_document(live_server: str, tmp_path: Path) 
         "--max-examples": str(MAX_EXAMPLES),
         "--seed": str(SEED),
         "--workers": "1",
-        # No example database: nothing written to, or replayed from, a .hypothesis folder.
+        # No example database, so an earlier run's failures are not replayed into this one.
         "--generation-database": "none",
         "--request-timeout": "10",
         "--header": f"Authorization: Bearer {token}",
@@ -111,7 +111,7 @@ def test_api_conforms_to_its_openapi_document(live_server: str, tmp_path: Path) 
     ]
     result = subprocess.run(
         command,
-        cwd=tmp_path,
+        cwd=tmp_path,  # where Schemathesis and Hypothesis leave their cache folders
         env=_local_env(),
         capture_output=True,
         text=True,

@@ -221,3 +221,81 @@ def test_fifty_http_clients_claim_one_wish(live_server: str) -> None:
     holders = [i for i in range(N)
                if any(c["need_id"] == need_id for c in _get(f"{api}/me/claims", tokens[i])["items"])]
     assert len(holders) == 1
+
+
+def _grant(session: Session, user: User, amount: int) -> None:
+    from app.points.models import EntryKind, PointsEntry
+
+    session.add(PointsEntry(owner_user_id=user.id, amount=amount, kind=EntryKind.EARN,
+                            rule="grant", reason="test grant", source_kind="test",
+                            source_id=user.id, dedupe_key=f"grant:{user.id}"))
+
+
+def test_fifty_redemptions_for_five_in_stock(app: Flask, race_engine: Engine) -> None:
+    from app.points import services as points
+    from app.points.models import Redemption, Reward
+
+    with Session(race_engine) as session:
+        reward = Reward(name_zh="花生油", name_en="Oil", price_points=100, stock=5)
+        session.add(reward)
+        people = [_user(session, f"r{i}.{os.urandom(3).hex()}@race.example", Role.DONOR)
+                  for i in range(N)]
+        session.flush()
+        for person in people:
+            _grant(session, person, 150)
+        session.commit()
+        reward_id, ids = reward.id, [p.id for p in people]
+
+    def attempt(i: int) -> str:
+        with app.app_context(), Session(race_engine) as session:
+            try:
+                points.redeem(session, session.get(Reward, reward_id), session.get(User, ids[i]))
+                session.commit()
+                return "redeemed"
+            except DomainError as exc:
+                session.rollback()
+                return f"refused:{exc.status}"
+
+    results = _race(N, attempt)
+    assert results == Counter({"redeemed": 5, "refused:409": N - 5}), results
+    with Session(race_engine) as session:
+        assert session.get(Reward, reward_id).stock == 0
+        winners = set(session.scalars(select(Redemption.owner_user_id)
+                                      .where(Redemption.reward_id == reward_id)))
+        assert len(winners) == 5
+        for user_id in ids:
+            expected = 50 if user_id in winners else 150
+            assert points.balance(session, points.Owner(user_id=user_id)) == expected
+
+
+def test_one_owner_racing_own_balance(app: Flask, race_engine: Engine) -> None:
+    """Ten redemptions at once by one person who can afford three: exactly three, and the
+    balance never goes below zero."""
+    from app.points import services as points
+    from app.points.models import Reward
+
+    with Session(race_engine) as session:
+        reward = Reward(name_zh="大米", name_en="Rice", price_points=100, stock=50)
+        session.add(reward)
+        person = _user(session, f"solo.{os.urandom(3).hex()}@race.example", Role.DONOR)
+        session.flush()
+        _grant(session, person, 300)
+        session.commit()
+        reward_id, person_id = reward.id, person.id
+
+    def attempt(_i: int) -> str:
+        with app.app_context(), Session(race_engine) as session:
+            try:
+                points.redeem(session, session.get(Reward, reward_id),
+                              session.get(User, person_id))
+                session.commit()
+                return "redeemed"
+            except DomainError as exc:
+                session.rollback()
+                return f"refused:{exc.status}"
+
+    results = _race(10, attempt)
+    assert results == Counter({"redeemed": 3, "refused:409": 7}), results
+    with Session(race_engine) as session:
+        assert points.balance(session, points.Owner(user_id=person_id)) == 0
+        assert session.get(Reward, reward_id).stock == 47

@@ -140,6 +140,75 @@ def build_openapi() -> dict[str, Any]:
             }
         },
     )
+    for name in (
+        "PointsEntry",
+        "Points",
+        "LeaderboardQuery",
+        "Standing",
+        "Leaderboard",
+        "Reward",
+        "RewardList",
+        "Redemption",
+    ):
+        spec.components.schema(name, schema=getattr(schemas, f"{name}Schema"))
+    spec.path(
+        path="/me/points",
+        operations={
+            "get": {
+                "summary": "My points balance and ledger (my organisation's, for its admins)",
+                "security": [{"bearer": []}],
+                "responses": {
+                    "200": _json("Balance and entries", "Points"),
+                    "401": _error("No valid token"),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/leaderboards",
+        operations={
+            "get": {
+                "summary": "Points for confirmed help, ranked",
+                "parameters": [{"in": "query", "schema": schemas.LeaderboardQuerySchema}],
+                "responses": {
+                    "200": _json("The board", "Leaderboard"),
+                    "422": _error("Invalid filter"),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/rewards",
+        operations={
+            "get": {
+                "summary": "Rewards in the points shop",
+                "responses": {"200": _json("Rewards on offer", "RewardList")},
+            }
+        },
+    )
+    spec.path(
+        path="/rewards/{reward_id}/redemptions",
+        operations={
+            "post": {
+                "summary": "Redeem a reward with points",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {
+                        "in": "path",
+                        "name": "reward_id",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 0},
+                    }
+                ],
+                "responses": {
+                    "201": _json("The redemption and its code", "Redemption"),
+                    "401": _error("No valid token"),
+                    "404": _error("No such reward"),
+                    "409": _error("Out of stock, withdrawn, or not enough points"),
+                },
+            }
+        },
+    )
     for path, summary, request, response, created, conflict in _ACTIONS:
         responses = {
             created: _json("Done", response),

@@ -271,3 +271,65 @@ class DonationSchema(Schema):
 
 class ClaimListSchema(Schema):
     items = fields.List(fields.Nested(ClaimSchema), required=True)
+
+
+class PointsEntrySchema(Schema):
+    id = fields.Integer(required=True)
+    amount = fields.Integer(required=True)
+    kind = fields.String(attribute="kind.value", required=True)
+    rule = fields.String(required=True)
+    reason = fields.String(required=True)
+    need_id = fields.Integer(allow_none=True, required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class PointsSchema(Schema):
+    balance = fields.Integer(required=True)
+    entries = fields.List(fields.Nested(PointsEntrySchema), required=True)
+
+
+class LeaderboardQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    board = fields.String(
+        load_default="companies", validate=validate.OneOf(["companies", "teams", "people"])
+    )
+    period = fields.String(load_default="all", validate=validate.OneOf(["month", "year", "all"]))
+    district = fields.String(load_default="", validate=validate.Regexp(r"^(44\d{4})?$"))
+    city = fields.String(load_default="", validate=validate.Regexp(r"^(44\d{4})?$"))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class StandingSchema(Schema):
+    rank = fields.Integer(required=True)
+    owner_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    points = fields.Integer(required=True)
+
+
+class LeaderboardSchema(Schema):
+    board = fields.String(required=True)
+    period = fields.String(required=True)
+    items = fields.List(fields.Nested(StandingSchema), required=True)
+
+
+class RewardSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.Function(lambda r: r.name(_locale()), required=True, metadata={"type": "string"})
+    description = fields.String(required=True)
+    price_points = fields.Integer(required=True)
+    stock = fields.Integer(required=True)
+
+
+class RewardListSchema(Schema):
+    items = fields.List(fields.Nested(RewardSchema), required=True)
+
+
+class RedemptionSchema(Schema):
+    id = fields.Integer(required=True)
+    reward_id = fields.Integer(required=True)
+    points = fields.Integer(required=True)
+    code = fields.String(required=True)
+    status = fields.String(attribute="status.value", required=True)
+    created_at = fields.DateTime(required=True)

@@ -27,11 +27,16 @@ from app.api.schemas import (
     DeliverySchema,
     DonationRequestSchema,
     DonationSchema,
+    LeaderboardQuerySchema,
+    LeaderboardSchema,
     MeSchema,
     NeedListQuerySchema,
     NeedPageSchema,
     NeedSchema,
+    PointsSchema,
     ReasonSchema,
+    RedemptionSchema,
+    RewardListSchema,
     SignupListSchema,
     SignupRequestSchema,
     SignupSchema,
@@ -44,6 +49,9 @@ from app.errors import DomainError, NotFound, ValidationFailed, get_or_404
 from app.extensions import db, limiter
 from app.needs import services as needs
 from app.needs.models import CareCategory, NeedKind, NeedState
+from app.points import boards
+from app.points import services as points_services
+from app.points.models import Reward
 
 bp = Blueprint("api", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -250,3 +258,47 @@ def log_donation() -> tuple[Response, int]:
         db.session, g.api_user, donation_services.DonationData(**data)
     )
     return jsonify(DonationSchema().dump(logged.donation)), 201 if logged.created else 200
+
+
+# --- points ----------------------------------------------------------------------------
+
+
+@bp.get("/me/points")
+@token_required
+def my_points() -> Response:
+    owner = points_services.Owner.of(g.api_user)
+    return jsonify(
+        PointsSchema().dump(
+            {
+                "balance": points_services.balance(db.session, owner),
+                "entries": points_services.entries(db.session, owner),
+            }
+        )
+    )
+
+
+@bp.get("/leaderboards")
+def leaderboards() -> Response:
+    args = _load(LeaderboardQuerySchema(), request.args.to_dict())
+    board = boards.Board(args["board"])
+    standings = boards.leaderboard(
+        db.session, board, args["period"], args["district"] or args["city"] or None, args["limit"]
+    )
+    return jsonify(
+        LeaderboardSchema().dump(
+            {"board": board.value, "period": args["period"], "items": standings}
+        )
+    )
+
+
+@bp.get("/rewards")
+def list_rewards() -> Response:
+    return jsonify(RewardListSchema().dump({"items": points_services.rewards(db.session)}))
+
+
+@bp.post("/rewards/<int:reward_id>/redemptions")
+@token_required
+def redeem_reward(reward_id: int) -> tuple[Response, int]:
+    reward = get_or_404(db.session, Reward, reward_id)
+    redemption = points_services.redeem(db.session, reward, g.api_user)
+    return jsonify(RedemptionSchema().dump(redemption)), 201

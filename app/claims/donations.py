@@ -20,6 +20,7 @@ from app.models_base import utcnow
 from app.needs.models import PUBLIC_STATES, Need, NeedState
 from app.notifications import services as notifications
 from app.places import gazetteer
+from app.points import services as points
 
 MAX_CSV_ROWS = 1000
 CSV_COLUMNS = ("item", "quantity", "value_yuan", "need_id", "district_code", "note", "external_ref")
@@ -248,6 +249,7 @@ def receive_donation(session: Session, donation: Donation, actor: User) -> None:
     donation.received_at = utcnow()
     donation.received_by_id = actor.id
     session.flush()
+    points.award_for_donation(session, donation)
     for member in donation.organisation.memberships:
         notifications.notify(session, member.user, "donation_received", donation.need)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -35,6 +36,7 @@ from app.models_base import local_today, utcnow
 from app.needs import lifecycle
 from app.needs.models import Need, NeedKind, NeedState
 from app.notifications import services as notifications
+from app.points import services as points
 from app.supervision.lights import refresh_light
 
 _RNG = random.SystemRandom()
@@ -342,11 +344,13 @@ def confirm_delivery(
                 "pass it before it can be confirmed."
             )
         )
-    lifecycle.transition(session, claim.need, "confirm", actor)
+    had_red = points.was_red(claim.need)
+    event = lifecycle.transition(session, claim.need, "confirm", actor)
     claim.status = ClaimStatus.CONFIRMED
     claim.confirmed_at = utcnow()
     claim.confirmed_by_id = actor.id
     session.flush()
+    points.award_for_confirmation(session, claim.need, event, had_red=had_red)
     _schedule_follow_up(session, claim.need, actor, follow_up_days)
     notifications.notify(session, claim.claimant, "confirmed", claim.need)
 
@@ -712,7 +716,10 @@ def _member_signup(session: Session, shift: Shift, actor: User) -> ShiftSignup:
 
 
 def _check_code(shift: Shift, code: str) -> None:
-    if not secrets.compare_digest(code.strip().upper(), shift.checkin_code):
+    # A Chinese keyboard in full-width mode types "ＡＢＣ２３４": fold it to ASCII first,
+    # and compare bytes (compare_digest refuses non-ASCII str).
+    typed = unicodedata.normalize("NFKC", code).strip().upper()
+    if not secrets.compare_digest(typed.encode(), shift.checkin_code.encode()):
         raise ValidationFailed(
             _l("Please correct the marked fields."),
             {"code": [str(_l("That is not this shift's check-in code."))]},
@@ -773,16 +780,38 @@ def confirm_farm_work(
     """Confirming farm work makes the hours of members who checked out count."""
     if need.kind is not NeedKind.FARM_HELP:
         raise Conflict(_l("Only farm help is confirmed this way."))
-    lifecycle.transition(session, need, "confirm", actor)
+    had_red = points.was_red(need)
+    event = lifecycle.transition(session, need, "confirm", actor)
     now = utcnow()
     for signup in _booked_signups(session, need):
         if signup.checked_out_at is not None:
             signup.confirmed_at = now
     session.flush()
+    points.award_for_confirmation(session, need, event, had_red=had_red)
     _schedule_follow_up(session, need, actor, follow_up_days)
     leader = need.claimant
     if leader is not None:
         notifications.notify(session, leader, "confirmed", need)
+
+
+def withdraw_confirmation(session: Session, need: Need, actor: User, reason: str) -> None:
+    """Undo a confirmation made in error: the need goes back to delivered, hours stop
+    counting, and every point the confirmation gave is reversed by a counter-entry."""
+    lifecycle.transition(session, need, "unconfirm", actor, note=reason)
+    claim = session.scalar(
+        select(Claim).where(Claim.need_id == need.id, Claim.status == ClaimStatus.CONFIRMED)
+    )
+    if claim is not None:
+        claim.status = ClaimStatus.DELIVERED
+        claim.confirmed_at = None
+        claim.confirmed_by_id = None
+    for signup in _booked_signups(session, need):
+        signup.confirmed_at = None
+    for visit in follow_ups_of(session, need):
+        if visit.done_at is None:
+            session.delete(visit)
+    session.flush()
+    points.reverse_confirmation(session, need)
 
 
 def claim_status_label(status: ClaimStatus) -> str:

@@ -78,7 +78,7 @@ def mine() -> str:
 
 @bp.get("/claims/<int:claim_id>")
 @role_required(*CLAIMERS, Role.CASEWORKER, Role.VERIFIER)
-def detail(claim_id: int) -> str:
+def detail(claim_id: int, deliver_form: DeliverForm | None = None) -> str:
     claim = _claim(claim_id)
     need = claim.need
     own = services.is_own_claim(claim, current_user)
@@ -90,7 +90,7 @@ def detail(claim_id: int) -> str:
         need=need,
         own=own,
         show_address=services.can_see_address(db.session, need, current_user) and own,
-        deliver_form=DeliverForm(),
+        deliver_form=deliver_form or DeliverForm(),
         photos=uploads.attachments_for(db.session, "claim", claim.id),
     )
 

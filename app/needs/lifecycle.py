@@ -66,6 +66,8 @@ TRANSITIONS: dict[str, Transition] = {
     "deliver": Transition(frozenset({S.CLAIMED}), S.DELIVERED, _claimant_or_caseworker),
     "confirm": Transition(frozenset({S.DELIVERED}), S.CONFIRMED, _caseworker),
     "dispute": Transition(frozenset({S.DELIVERED}), S.CLAIMED, _caseworker, note_required=True),
+    # A confirmation made in error is withdrawn (its points are reversed by counter-entries).
+    "unconfirm": Transition(frozenset({S.CONFIRMED}), S.DELIVERED, _caseworker, note_required=True),
     "close": Transition(frozenset({S.CONFIRMED}), S.CLOSED, _caseworker),
     "cancel": Transition(
         frozenset({S.DRAFT, S.SUBMITTED, S.PUBLISHED, S.REJECTED, S.CLAIMED}),
@@ -93,6 +95,7 @@ ACTION_LABELS = {
     "cancel": _l("Cancel"),
     "expire": _l("Expire"),
     "lapse": _l("Claim lapsed"),
+    "unconfirm": _l("Withdraw confirmation"),
 }
 
 

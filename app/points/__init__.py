@@ -1,0 +1,1 @@
+"""Points for confirmed help: an append-only ledger, leaderboards and the points shop."""
