@@ -9,9 +9,12 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
+from werkzeug.routing import IntegerConverter
 
 from app.config import INSTANCE_DIR, Settings
 from app.extensions import babel, csrf, db, limiter, login_manager, select_locale
+
+MAX_ROW_ID = 2**31 - 1  # INTEGER primary keys on PostgreSQL
 
 
 def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
@@ -34,6 +37,7 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     _configure_login()
 
+    app.url_map.converters["int"] = RowIdConverter
     _register_blueprints(app)
     _register_request_transaction(app)
     from app.errors import register_error_handlers
@@ -46,6 +50,15 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
 
     register_template_helpers(app)
     return app
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in a URL is a row id: beyond the INTEGER column there is no row (404),
+    rather than a database error."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _configure_login() -> None:

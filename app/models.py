@@ -5,12 +5,14 @@ from app.claims.models import Claim, Donation, FollowUp, Shift, ShiftSignup
 from app.extensions import Base
 from app.needs.models import Household, Need, NeedEvent
 from app.notifications.models import Notification, OutboxEmail
+from app.payments.models import CashDonation, StripeEvent
 from app.points.models import PointsEntry, Redemption, Reward
 from app.uploads.models import Attachment
 
 __all__ = [
     "ApiKey",
     "Attachment",
+    "CashDonation",
     "Base",
     "Claim",
     "Donation",
@@ -28,5 +30,6 @@ __all__ = [
     "Reward",
     "Shift",
     "ShiftSignup",
+    "StripeEvent",
     "User",
 ]

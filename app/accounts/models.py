@@ -97,6 +97,13 @@ class Organisation(Base):
     licence_number: Mapped[str | None] = mapped_column(String(18), unique=True)
     district_code: Mapped[str] = mapped_column(String(6))
     description: Mapped[str] = mapped_column(String(500), default="")
+    # Where a team or company works from, how far it travels, how many people it brings
+    # and on which weekdays (ISO numbers, "12345" = Monday to Friday): for matching.
+    base_lat: Mapped[float | None]
+    base_lng: Mapped[float | None]
+    radius_km: Mapped[int] = mapped_column(default=30)
+    team_size: Mapped[int | None]
+    available_weekdays: Mapped[str] = mapped_column(String(7), default="1234567")
     status: Mapped[OrgStatus] = mapped_column(
         enum_column(OrgStatus, "org_status"), default=OrgStatus.PENDING
     )

@@ -64,7 +64,7 @@ def build_openapi() -> dict[str, Any]:
                         "in": "path",
                         "name": "need_id",
                         "required": True,
-                        "schema": {"type": "integer", "minimum": 0},
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
                     }
                 ],
                 "responses": {
@@ -197,7 +197,7 @@ def build_openapi() -> dict[str, Any]:
                         "in": "path",
                         "name": "reward_id",
                         "required": True,
-                        "schema": {"type": "integer", "minimum": 0},
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
                     }
                 ],
                 "responses": {
@@ -235,7 +235,7 @@ def build_openapi() -> dict[str, Any]:
                     "in": "path",
                     "name": name,
                     "required": True,
-                    "schema": {"type": "integer", "minimum": 0},
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
                 }
             ]
         spec.path(path=path, operations={"post": operation})

@@ -249,9 +249,18 @@ class CheckCodeSchema(Schema):
 
 class DonationRequestSchema(Schema):
     item = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=100_000))
-    value_yuan = fields.Integer(required=True, validate=validate.Range(min=0, max=10_000_000))
-    need_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    quantity = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=100_000)
+    )
+    value_yuan = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, max=10_000_000)
+    )
+    need_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=1, max=2**31 - 1),
+    )
     district_code = fields.String(load_default="", validate=validate.Length(max=6))
     note = fields.String(load_default="", validate=validate.Length(max=500))
     external_ref = fields.String(load_default="", validate=validate.Length(max=64))

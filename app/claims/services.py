@@ -321,7 +321,10 @@ def mark_delivered(
                 district_code=claim.need.district_code,
                 uploaded_by=actor,
             )
-    lifecycle.transition(session, claim.need, "deliver", _as_claimant(claim, actor), note=note)
+    # The timeline keeps the first 500 characters; the claim keeps the whole note.
+    lifecycle.transition(
+        session, claim.need, "deliver", _as_claimant(claim, actor), note=note.strip()[:500]
+    )
     claim.status = ClaimStatus.DELIVERED
     claim.delivered_at = utcnow()
     claim.delivery_note = note.strip()

@@ -1,0 +1,1 @@
+"""Cash donations through Stripe Checkout: pledges toward a need, receipts, refunds."""
