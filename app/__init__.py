@@ -79,6 +79,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.api.views import bp as api_bp
     from app.claims.views import bp as claims_bp
     from app.core.views import bp as core_bp
+    from app.matching.views import bp as matching_bp
     from app.needs.views import public_bp, work_bp
     from app.notifications.views import bp as notifications_bp
     from app.points.views import bp as points_bp
@@ -96,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
         claims_bp,
         notifications_bp,
         points_bp,
+        matching_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp, url_prefix="/api/v1")

@@ -92,9 +92,11 @@ def expire_points_command(as_of: str | None) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from app.indexing.cli import register_cli as register_search_cli
     from app.notifications.cli import register_cli as register_notification_cli
 
     register_notification_cli(app)
+    register_search_cli(app)
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(sweep_command)
