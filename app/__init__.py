@@ -82,6 +82,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.matching.views import bp as matching_bp
     from app.needs.views import public_bp, work_bp
     from app.notifications.views import bp as notifications_bp
+    from app.payments.views import bp as payments_bp
     from app.points.views import bp as points_bp
     from app.supervision.views import bp as supervision_bp
     from app.uploads.views import bp as uploads_bp
@@ -98,6 +99,7 @@ def _register_blueprints(app: Flask) -> None:
         notifications_bp,
         points_bp,
         matching_bp,
+        payments_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp, url_prefix="/api/v1")

@@ -54,7 +54,8 @@ class Settings:
     REDIS_URL: str = ""
     STRIPE_SECRET_KEY: str = ""
     STRIPE_WEBHOOK_SECRET: str = ""
-    STRIPE_API_BASE: str = ""
+    STRIPE_API_BASE: str = ""  # another address for Stripe's API (tests use a local stand-in)
+    CURRENCY: str = "cny"  # ISO code for Stripe; amounts are kept in its smallest unit
     MAIL_SERVER: str = ""
     MAIL_PORT: int = 25
     MAIL_FROM: str = "善联 <noreply@shanlian.example>"

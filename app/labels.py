@@ -87,6 +87,7 @@ LABELS: dict[enum.Enum, Any] = {
     ClaimStatus.EXPIRED: _l("Lapsed (not delivered in time)"),
     DeliveryMethod.HANDOVER: _l("Hand over to the caseworker or station"),
     DeliveryMethod.IN_PERSON: _l("Deliver in person"),
+    DeliveryMethod.CASH: _l("Funded in cash; the caseworker buys and delivers"),
     SignupStatus.BOOKED: _l("Booked"),
     SignupStatus.CANCELLED: _l("Cancelled"),
     DonationStatus.LOGGED: _l("Logged, awaiting receipt"),

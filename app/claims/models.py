@@ -34,6 +34,8 @@ class DeliveryMethod(enum.Enum):
     HANDOVER = "handover"
     # Delivered at the home: the address is shown only after the caseworker accepts.
     IN_PERSON = "in_person"
+    # Funded in cash by one or more donors; the caseworker buys and delivers.
+    CASH = "cash"
 
 
 class ClaimStatus(enum.Enum):

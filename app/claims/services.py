@@ -151,6 +151,12 @@ def claim_need(
         raise NotClaimable(_l("Farm help is not claimed: sign your team up for a shift."))
     if need.state is not NeedState.PUBLISHED:
         raise NotClaimable(_l("This need is no longer open to claims."))
+    from app.payments.services import funded_minor
+
+    if funded_minor(session, need) > 0:
+        raise NotClaimable(
+            _l("Donors are funding this need in cash; it cannot be claimed in kind any more.")
+        )
     if not need.can_claim(actor):
         raise NotAllowed(_not_allowed_reason(need, actor))
     organisation = actor.organisation if actor.has_role(Role.COMPANY, Role.TEAM) else None
@@ -206,6 +212,33 @@ def claim_need(
         raise NotClaimable(_l("Someone else claimed this need a moment ago.")) from exc
     refresh_light(session, need)
     notifications.notify(session, need.created_by, "claimed", need)
+    return claim
+
+
+def open_cash_claim(session: Session, need: Need, last_funder: User) -> Claim:
+    """A need fully funded in cash counts as claimed by its funders: the system takes it
+    off offer and the caseworker buys and delivers (the claim names the last funder)."""
+    lifecycle.transition(
+        session,
+        need,
+        "fund",
+        None,
+        note="fully funded in cash",
+        claimant_id=last_funder.id,
+        claimant_org_id=None,
+    )
+    claim = Claim(
+        need_id=need.id,
+        claimant_id=last_funder.id,
+        method=DeliveryMethod.CASH,
+        status=ClaimStatus.ACTIVE,
+        handover_code=_code(8),
+        due_at=utcnow() + timedelta(days=_claim_days(need)),
+        accepted_at=utcnow(),
+    )
+    session.add(claim)
+    session.flush()
+    refresh_light(session, need)
     return claim
 
 
@@ -302,7 +335,9 @@ def mark_delivered(
     """The claimer reports delivery, with photos as proof."""
     from app.uploads import services as uploads
 
-    if not is_own_claim(claim, actor):
+    cash = claim.method is DeliveryMethod.CASH  # the caseworker bought and delivered it
+    allowed = _caseworker_of(claim.need, actor) if cash else is_own_claim(claim, actor)
+    if not allowed:
         raise NotAllowed(_l("Only the claimer can mark a claim delivered."))
     if claim.status is ClaimStatus.PENDING:
         raise Conflict(_l("The caseworker has not accepted this claim yet."))
@@ -323,7 +358,11 @@ def mark_delivered(
             )
     # The timeline keeps the first 500 characters; the claim keeps the whole note.
     lifecycle.transition(
-        session, claim.need, "deliver", _as_claimant(claim, actor), note=note.strip()[:500]
+        session,
+        claim.need,
+        "deliver",
+        actor if cash else _as_claimant(claim, actor),
+        note=note.strip()[:500],
     )
     claim.status = ClaimStatus.DELIVERED
     claim.delivered_at = utcnow()
@@ -502,6 +541,9 @@ def cancel_need(session: Session, need: Need, actor: User, reason: str) -> None:
         signup.status = SignupStatus.CANCELLED
     session.execute(update(Shift).where(Shift.need_id == need.id).values(places_taken=0))
     session.flush()
+    from app.payments.services import refund_for_cancelled_need
+
+    refund_for_cancelled_need(session, need)
 
 
 # --- farm help: shifts -----------------------------------------------------------------

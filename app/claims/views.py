@@ -105,7 +105,7 @@ def withdraw(claim_id: int) -> Response:
 
 
 @bp.post("/claims/<int:claim_id>/deliver")
-@role_required(*CLAIMERS)
+@role_required(*CLAIMERS, Role.CASEWORKER)  # caseworkers deliver what cash paid for
 def deliver(claim_id: int) -> Response:
     claim = _claim(claim_id)
     form = DeliverForm()
@@ -119,6 +119,8 @@ def deliver(claim_id: int) -> Response:
         request.files.getlist(form.photos.name),
     )
     flash(_("Marked delivered. The caseworker will confirm with the household."), "info")
+    if current_user.has_role(Role.CASEWORKER):
+        return _back_to_need(claim.need)
     return redirect(url_for("claims.detail", claim_id=claim.id))
 
 

@@ -60,6 +60,8 @@ TRANSITIONS: dict[str, Transition] = {
     "approve": Transition(frozenset({S.SUBMITTED}), S.PUBLISHED, _verifier),
     "reject": Transition(frozenset({S.SUBMITTED}), S.REJECTED, _verifier, note_required=True),
     "claim": Transition(frozenset({S.PUBLISHED}), S.CLAIMED, _claimer),
+    # Fully funded in cash: the payment webhook (the system) takes it off offer.
+    "fund": Transition(frozenset({S.PUBLISHED}), S.CLAIMED, _system),
     "release": Transition(
         frozenset({S.CLAIMED}), S.PUBLISHED, _claimant_or_caseworker, note_required=True
     ),
@@ -87,6 +89,7 @@ ACTION_LABELS = {
     "approve": _l("Approve and publish"),
     "reject": _l("Reject"),
     "claim": _l("Claim"),
+    "fund": _l("Fully funded"),
     "release": _l("Release claim"),
     "deliver": _l("Mark delivered"),
     "confirm": _l("Confirm fulfilment"),

@@ -28,6 +28,7 @@ from app.needs.models import (
     Skill,
     Urgency,
 )
+from app.payments import services as payments
 from app.permissions import role_required
 from app.uploads import services as uploads
 
@@ -102,6 +103,9 @@ def need_detail(need_id: int) -> str:
         team_members=claim_services.team_members(db.session, organisation)
         if leads_team and organisation is not None
         else [],
+        funding=payments.progress(db.session, need) if payments.goal_minor(need) else None,
+        takes_cash=payments.can_take_cash(db.session, need),
+        cash_enabled=payments.enabled(),
     )
 
 
@@ -298,6 +302,8 @@ def need(need_id: int) -> str:
         follow_ups=claim_services.follow_ups_of(db.session, need),
         photos=uploads.attachments_for(db.session, "claim", claim.id) if claim else [],
         shift_form=ShiftForm(),
+        funding=payments.progress(db.session, need) if payments.goal_minor(need) else None,
+        cash_gifts=payments.cash_donations_for(db.session, need),
     )
 
 

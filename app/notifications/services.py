@@ -70,6 +70,9 @@ class Kind(enum.StrEnum):
     SIGNUP = "signup"  # a team signed up for a shift
     DONATION_LOGGED = "donation_logged"  # to the caseworker: a donation in kind was logged
     DONATION_RECEIVED = "donation_received"  # to the donor: their donation arrived
+    CASH_RECEIVED = "cash_received"  # to the donor: their cash donation was paid
+    FULLY_FUNDED = "fully_funded"  # to the caseworker: buy and deliver now
+    CASH_REFUNDED = "cash_refunded"  # to the donor: money given back
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,21 @@ MESSAGES: dict[Kind, _Message] = {
     Kind.DONATION_RECEIVED: _Message(
         _l('Your donation for "%(title)s" was received'),
         _l('Your donation for "%(title)s" has been received. Thank you for your help!'),
+    ),
+    Kind.CASH_RECEIVED: _Message(
+        _l('Thank you for your gift to "%(title)s"'),
+        _l('Your payment for "%(title)s" arrived. Your receipt is in your giving history.'),
+    ),
+    Kind.FULLY_FUNDED: _Message(
+        _l('"%(title)s" is fully funded'),
+        _l('Donors have fully funded "%(title)s". Please buy and deliver it, then confirm.'),
+    ),
+    Kind.CASH_REFUNDED: _Message(
+        _l('Money refunded for "%(title)s"'),
+        _l(
+            'Part or all of your gift to "%(title)s" was refunded, because the need was '
+            "already funded or was cancelled. See your giving history."
+        ),
     ),
 }
 

@@ -37,6 +37,10 @@ class CashDonation(Base):
         CheckConstraint(
             "refunded_minor >= 0 AND refunded_minor <= amount_minor", name="cash_refund_bounds"
         ),
+        CheckConstraint(
+            "refund_due_minor >= 0 AND refunded_minor + refund_due_minor <= amount_minor",
+            name="cash_refund_due_bounds",
+        ),
         Index("ix_cash_need_status", "need_id", "status"),
     )
 
@@ -49,6 +53,10 @@ class CashDonation(Base):
         enum_column(CashStatus, "cash_status"), default=CashStatus.PENDING
     )
     refunded_minor: Mapped[int] = mapped_column(default=0)
+    # Decided in a transaction, sent to Stripe after it commits (with an idempotency key),
+    # then moved into ``refunded_minor``: a refund is never lost and never sent twice.
+    refund_due_minor: Mapped[int] = mapped_column(default=0)
+    refund_reason: Mapped[str] = mapped_column(String(20), default="")  # excess | cancelled
     checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
     receipt_number: Mapped[str] = mapped_column(String(24), unique=True)
@@ -61,8 +69,8 @@ class CashDonation(Base):
 
     @property
     def kept_minor(self) -> int:
-        """What the need keeps of this donation."""
-        return self.amount_minor - self.refunded_minor
+        """What the need keeps of this donation (refunds decided count as given back)."""
+        return self.amount_minor - self.refunded_minor - self.refund_due_minor
 
 
 class StripeEvent(Base):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -19,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Organisation, Role, User
-from app.claims.models import Claim, Donation, Shift, ShiftSignup
+from app.claims.models import Claim, DeliveryMethod, Donation, Shift, ShiftSignup
 from app.errors import Conflict, NotAllowed, NotFound
 from app.models_base import CHINA, utcnow
 from app.needs.models import Light, Need, NeedEvent, NeedKind
@@ -152,7 +153,19 @@ def award_for_confirmation(
             .where(Claim.need_id == need.id, Claim.confirmed_at.is_not(None))
             .order_by(Claim.id.desc())
         )
-        if claim is None or _self_help(need, claim.claimant):
+        if claim is None:
+            return 0
+        if claim.method is DeliveryMethod.CASH:
+            awards += _cash_awards(session, need, config, had_red)
+            return _write_awards(
+                session,
+                awards,
+                source_kind="need_event",
+                source_id=event.id,
+                need=need,
+                district_code=need.district_code,
+            )
+        if _self_help(need, claim.claimant):
             return 0
         user_id = None if claim.organisation_id else claim.claimant_id
         value = _need_value(need, claim)
@@ -182,6 +195,40 @@ def award_for_confirmation(
         need=need,
         district_code=need.district_code,
     )
+
+
+def _cash_awards(session: Session, need: Need, config: Any, had_red: bool) -> list[rules.Award]:
+    """Each funder earns points for the money the need kept of their gift."""
+    from app.payments.models import COUNTING, CashDonation
+
+    awards: list[rules.Award] = []
+    gifts = session.scalars(
+        select(CashDonation).where(
+            CashDonation.need_id == need.id, CashDonation.status.in_(COUNTING)
+        )
+    ).all()
+    for gift in gifts:
+        if _self_help(need, gift.donor):
+            continue
+        awards.append(
+            rules.Award(
+                "cash_value",
+                rules.value_points(gift.kept_minor // 100, config),
+                gift.donor_id,
+                None,
+                f"cash{gift.id}",
+                "confirmed cash gift",
+            )
+        )
+        awards += rules.bonuses(
+            was_red=had_red,
+            urgency=need.urgency,
+            user_id=gift.donor_id,
+            org_id=None,
+            config=config,
+            sub_key=f"cash{gift.id}",
+        )
+    return awards
 
 
 def _need_value(need: Need, claim: Claim) -> int:

@@ -30,6 +30,8 @@ def upgrade() -> None:
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('status', sa.Enum('pending', 'paid', 'expired', 'failed', 'refunded', 'partly_refunded', name='cash_status', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('refunded_minor', sa.Integer(), nullable=False),
+    sa.Column('refund_due_minor', sa.Integer(), nullable=False),
+    sa.Column('refund_reason', sa.String(length=20), nullable=False),
     sa.Column('checkout_session_id', sa.String(length=255), nullable=True),
     sa.Column('payment_intent_id', sa.String(length=255), nullable=True),
     sa.Column('receipt_number', sa.String(length=24), nullable=False),
@@ -38,6 +40,7 @@ def upgrade() -> None:
     sa.Column('refunded_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint('amount_minor > 0', name='cash_amount_positive'),
     sa.CheckConstraint('refunded_minor >= 0 AND refunded_minor <= amount_minor', name='cash_refund_bounds'),
+    sa.CheckConstraint('refund_due_minor >= 0 AND refunded_minor + refund_due_minor <= amount_minor', name='cash_refund_due_bounds'),
     sa.ForeignKeyConstraint(['donor_id'], ['users.id'], ),
     sa.ForeignKeyConstraint(['need_id'], ['needs.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -48,6 +51,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_cash_donations_donor_id'), ['donor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cash_donations_payment_intent_id'), ['payment_intent_id'], unique=False)
         batch_op.create_index('ix_cash_need_status', ['need_id', 'status'], unique=False)
+
+    # Claims may now be funded in cash: widen the delivery method's CHECK constraint.
+    with op.batch_alter_table('claims', schema=None) as batch_op:
+        batch_op.drop_constraint('delivery_method', type_='check')
+        batch_op.create_check_constraint(
+            'delivery_method', "method IN ('handover', 'in_person', 'cash')"
+        )
 
     with op.batch_alter_table('organisations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('base_lat', sa.Double(), nullable=True))
@@ -74,5 +84,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_cash_donations_donor_id'))
 
     op.drop_table('cash_donations')
+    with op.batch_alter_table('claims', schema=None) as batch_op:
+        batch_op.drop_constraint('delivery_method', type_='check')
+        batch_op.create_check_constraint('delivery_method', "method IN ('handover', 'in_person')")
     op.drop_table('stripe_events')
     # ### end Alembic commands ###
