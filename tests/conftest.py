@@ -178,11 +178,39 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def stripe_server() -> Iterator[Any]:
+    """The Stripe stand-in (tests/stripe_standin.py), for the whole run."""
+    from tests.stripe_standin import start
+
+    standin, server = start()
+    try:
+        yield standin
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def stripe_enabled(app: Flask, stripe_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The app configured with Stripe keys, talking to the stand-in."""
+    from tests.stripe_standin import SECRET_KEY, WEBHOOK_SECRET
+
+    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", SECRET_KEY)
+    monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", stripe_server.url)
+    stripe_server.requests.clear()
+    stripe_server.refunds.clear()
+    stripe_server.fail_refunds = False
+    return stripe_server
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, stripe_server: Any) -> Iterator[str]:
     """The app served over real HTTP by a separate process, on its own database, with the
     demo data. CSRF protection is on, as in production."""
     base = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     url = fresh_database(base, f"live_{os.getpid()}", tmp_path_factory.mktemp("live"))
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "SHANLIAN_ENV": "development",
@@ -192,18 +220,21 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "PASSWORD_HASH_MEMORY_KIB": "8192",
         "PASSWORD_HASH_TIME_COST": "1",
         "UPLOAD_DIR": str(tmp_path_factory.mktemp("live-uploads")),
+        "STRIPE_SECRET_KEY": "sk_test_standin",
+        "STRIPE_WEBHOOK_SECRET": "whsec_test_standin_secret",
+        "STRIPE_API_BASE": stripe_server.url,
+        "SITE_URL": base_url,
     }
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
     root = Path(__file__).resolve().parent.parent
     for command in (["db", "upgrade"], ["seed-demo", "--seed", "7"]):
         subprocess.run([*flask, *command], env=env, cwd=root, check=True, capture_output=True)
-    port = _free_port()
     log = (tmp_path_factory.mktemp("live-log") / "server.log").open("w")
     server = subprocess.Popen(
         [*flask, "run", "--port", str(port), "--no-reload", "--with-threads"],
         env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
     )
-    base_url = f"http://127.0.0.1:{port}"
+    stripe_server.webhook_url = base_url + "/webhooks/stripe"
     deadline = time.monotonic() + 30
     while True:
         try:

@@ -299,3 +299,52 @@ def test_one_owner_racing_own_balance(app: Flask, race_engine: Engine) -> None:
     with Session(race_engine) as session:
         assert points.balance(session, points.Owner(user_id=person_id)) == 0
         assert session.get(Reward, reward_id).stock == 47
+
+
+def test_two_donors_race_for_the_last_fifty(app: Flask, race_engine: Engine) -> None:
+    """Both pay for the last ¥50; their webhooks arrive at the same moment. The need ends
+    funded exactly, and the excess is marked for refund exactly once."""
+    from app.payments import services as payments
+    from app.payments.models import CashDonation, CashStatus
+
+    with Session(race_engine) as session:
+        need, _worker = _published(session, MicroWish, item="轮椅", quantity=1,
+                                   estimated_value_yuan=300)
+        donors = [_user(session, f"p{i}.{os.urandom(3).hex()}@race.example", Role.DONOR)
+                  for i in range(3)]
+        session.flush()
+        gifts = []
+        for i, (donor, amount) in enumerate(zip(donors, (25_000, 5_000, 5_000), strict=True)):
+            gift = CashDonation(need_id=need.id, donor_id=donor.id, amount_minor=amount,
+                                currency="cny", status=CashStatus.PENDING,
+                                checkout_session_id=f"cs_race_{need.id}_{i}",
+                                receipt_number=f"R{need.id}x{i}")
+            session.add(gift)
+            gifts.append(gift)
+        session.flush()
+        gifts[0].status = CashStatus.PAID
+        session.commit()
+        need_id = need.id
+        racing = [(g.id, g.checkout_session_id) for g in gifts[1:]]
+
+    def attempt(i: int) -> str:
+        donation_id, session_id = racing[i]
+        event = {"id": f"evt_race_{session_id}", "type": "checkout.session.completed",
+                 "data": {"object": {"id": session_id, "payment_status": "paid",
+                                     "payment_intent": f"pi_{session_id}",
+                                     "metadata": {"donation_id": str(donation_id)}}}}
+        with app.app_context(), Session(race_engine) as session:
+            payments.handle_event(session, event)
+            session.commit()
+            return "applied"
+
+    results = _race(2, attempt)
+    assert results == Counter({"applied": 2}), results
+    with Session(race_engine) as session:
+        need = session.get(Need, need_id)
+        assert payments.funded_minor(session, need) == 30_000
+        raced = [session.get(CashDonation, donation_id) for donation_id, _ in racing]
+        assert all(g.status is CashStatus.PAID for g in raced)
+        assert sorted(g.refund_due_minor + g.refunded_minor for g in raced) == [0, 5_000]
+        assert need.state is NeedState.CLAIMED
+        assert session.scalar(select(func.count(Claim.id)).where(Claim.need_id == need_id)) == 1

@@ -37,6 +37,7 @@ from app.extensions import SUPPORTED_LOCALES, db, run_after_commit
 from app.models_base import utcnow
 from app.needs.models import Need
 from app.notifications.models import Notification, OutboxEmail, OutboxStatus
+from app.urls import site_url
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -250,9 +251,7 @@ def need_link(user: User, need: Need) -> str:
     not put someone else's domain into a genuine email.
     """
     endpoint = "work.need" if need.can_view_private(user) else "needs.need_detail"
-    path = current_app.url_map.bind("localhost").build(endpoint, {"need_id": need.id})
-    base = str(current_app.config.get("SITE_URL") or DEFAULT_SITE_URL).rstrip("/")
-    return base + path
+    return site_url(endpoint, need_id=need.id)
 
 
 # --- reading ------------------------------------------------------------------------------

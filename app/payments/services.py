@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import stripe
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from app.models_base import utcnow
 from app.needs.models import Need, NeedKind, NeedState
 from app.notifications import services as notifications
 from app.payments.models import COUNTING, CashDonation, CashStatus, StripeEvent
+from app.urls import site_url
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,6 @@ def start_checkout(session: Session, need: Need, donor: User, amount_yuan: int) 
     )
     session.add(donation)
     session.flush()
-    base = str(config["SITE_URL"]).rstrip("/")
     checkout = client().v1.checkout.sessions.create(
         params={
             "mode": "payment",
@@ -167,10 +167,9 @@ def start_checkout(session: Session, need: Need, donor: User, amount_yuan: int) 
                     },
                 }
             ],
-            "success_url": base
-            + url_for("payments.success", donation_id=donation.id)
+            "success_url": site_url("payments.success", donation_id=donation.id)
             + "?session_id={CHECKOUT_SESSION_ID}",
-            "cancel_url": base + url_for("payments.cancelled", donation_id=donation.id),
+            "cancel_url": site_url("payments.cancelled", donation_id=donation.id),
             "client_reference_id": str(donation.id),
             "metadata": {"need_id": str(need.id), "donation_id": str(donation.id)},
             "payment_intent_data": {
@@ -202,6 +201,8 @@ def verify_event(payload: bytes, signature: str | None) -> Any:
 
 def handle_event(session: Session, event: Any) -> bool:
     """Apply one webhook event, once. False when it was seen before (nothing changes)."""
+    if hasattr(event, "to_dict"):
+        event = event.to_dict()  # stripe objects are not dicts; work with plain data
     if session.get(StripeEvent, event["id"]) is not None:
         return False
     session.add(StripeEvent(id=event["id"], type=event["type"]))
