@@ -1,11 +1,10 @@
 """Minimum-cost maximum flow, written here so the planner's optimality is ours to prove.
 
-Successive shortest paths in the primal-dual form: Dijkstra on reduced costs (Johnson
-potentials) finds the length of the shortest augmenting path, then a blocking flow
-(Dinic) on the sub-network of zero-reduced-cost arcs pushes every augmenting path of
-that length at once. Each phase keeps the flow a minimum-cost flow for its value, and
-the loop ends when the sink is unreachable, so the result is a maximum flow of minimum
-cost among all maximum flows. Capacities and costs are integers, so the arithmetic is
+Successive shortest paths: Dijkstra on reduced costs (Johnson potentials) finds a
+cheapest augmenting path in the residual network and the flow is pushed along it. Each
+augmentation keeps the flow a minimum-cost flow for its value, and the loop ends when
+the sink is unreachable, so the result is a maximum flow of minimum cost among all
+maximum flows. Capacities and costs are integers, so the arithmetic is
 exact. Negative arc costs are allowed (Bellman-Ford sets the first potentials) as long
 as the network has no negative cycle.
 """
@@ -66,14 +65,18 @@ class MinCostFlow:
             raise ValueError("source and sink must differ")
         potential = self._initial_potentials(source)
         flow = cost = phases = 0
+        cap, arc_cost = self._cap, self._cost
         while True:
             phases += 1
-            reached = self._dijkstra(source, sink, potential)
-            if not reached:
+            path = self._shortest_path(source, sink, potential)
+            if path is None:
                 return FlowResult(flow, cost, phases)
-            pushed, pushed_cost = self._blocking_flow(source, sink, potential)
-            flow += pushed
-            cost += pushed_cost
+            amount = min(cap[arc] for arc in path)
+            for arc in path:
+                cap[arc] -= amount
+                cap[arc ^ 1] += amount
+                cost += amount * arc_cost[arc]
+            flow += amount
 
     # --- internals -----------------------------------------------------------------------
 
@@ -104,21 +107,28 @@ class MinCostFlow:
         # Nodes the source cannot reach never carry flow; any finite value will do.
         return [int(d) if d != _INF else 0 for d in dist]
 
-    def _dijkstra(self, source: int, sink: int, potential: list[int]) -> bool:
-        """Shortest reduced-cost distances from ``source``; stops once ``sink`` is settled,
-        then raises the potentials so every arc on a shortest path has reduced cost 0
-        (settled nodes by their distance, all others by the sink's, which keeps every
-        reduced cost non-negative). Returns whether the sink was reached."""
+    def _shortest_path(self, source: int, sink: int, potential: list[int]) -> list[int] | None:
+        """Dijkstra on reduced costs from ``source``, stopped once ``sink`` is settled;
+        returns the arcs of a shortest path, or None when the sink is unreachable.
+
+        Then the potentials rise so that the path's arcs get reduced cost 0: settled nodes
+        by their distance, every other node by the sink's. Only differences of potentials
+        matter, so rather than adding the sink's distance to every unsettled node we take
+        ``dist - target`` off the settled ones, which costs time in proportion to what
+        the search touched, not to the size of the network."""
         head, cap, cost, out = self._head, self._cap, self._cost, self._out
         dist: dict[int, int] = {source: 0}
-        settled: set[int] = set()
+        via: dict[int, int] = {}
+        settled: list[int] = []
+        done: set[int] = set()
         heap = [(0, source)]
         target: int | None = None
         while heap:
             d, node = heapq.heappop(heap)
-            if node in settled:
+            if node in done:
                 continue
-            settled.add(node)
+            done.add(node)
+            settled.append(node)
             if node == sink:
                 target = d
                 break
@@ -127,97 +137,23 @@ class MinCostFlow:
                 if cap[arc] <= 0:
                     continue
                 nxt = head[arc]
-                if nxt in settled:
+                if nxt in done:
                     continue
                 nd = base + cost[arc] - potential[nxt]
-                if nd < dist.get(nxt, nd + 1):
+                old = dist.get(nxt)
+                if old is None or nd < old:
                     dist[nxt] = nd
+                    via[nxt] = arc
                     heapq.heappush(heap, (nd, nxt))
         if target is None:
-            return False
-        for node in range(self.nodes):
-            if node in settled:
-                potential[node] += dist[node]
-            else:
-                potential[node] += target
-        return True
-
-    def _blocking_flow(self, source: int, sink: int, potential: list[int]) -> tuple[int, int]:
-        """Dinic on the arcs of zero reduced cost: every path there is a shortest path."""
-        head, cap, cost, out = self._head, self._cap, self._cost, self._out
-        total = total_cost = 0
-        while True:
-            # Breadth-first levels over admissible arcs, so the search below cannot loop
-            # around a cycle of zero reduced cost.
-            level = {source: 0}
-            frontier = [source]
-            while frontier and sink not in level:
-                nxt_frontier = []
-                for node in frontier:
-                    pot = potential[node]
-                    for arc in out[node]:
-                        nxt = head[arc]
-                        if (
-                            cap[arc] > 0
-                            and nxt not in level
-                            and cost[arc] + pot - potential[nxt] == 0
-                        ):
-                            level[nxt] = level[node] + 1
-                            nxt_frontier.append(nxt)
-                frontier = nxt_frontier
-            if sink not in level:
-                return total, total_cost
-            cursor = {node: 0 for node in level}
-            while True:
-                path = self._find_path(source, sink, level, cursor, potential)
-                if path is None:
-                    break
-                amount = min(cap[arc] for arc in path)
-                for arc in path:
-                    cap[arc] -= amount
-                    cap[arc ^ 1] += amount
-                    total_cost += amount * cost[arc]
-                total += amount
-
-    def _find_path(
-        self,
-        source: int,
-        sink: int,
-        level: dict[int, int],
-        cursor: dict[int, int],
-        potential: list[int],
-    ) -> list[int] | None:
-        """One level-increasing admissible path (iterative DFS with Dinic's current-arc
-        pointers, so dead ends are never scanned twice in a phase)."""
-        head, cap, cost, out = self._head, self._cap, self._cost, self._out
-        path: list[int] = []
-        node = source
-        while True:
-            if node == sink:
-                return path
-            arcs = out[node]
-            i = cursor[node]
-            depth = level[node] + 1
-            pot = potential[node]
-            while i < len(arcs):
-                arc = arcs[i]
-                nxt = head[arc]
-                if (
-                    cap[arc] > 0
-                    and level.get(nxt) == depth
-                    and cost[arc] + pot - potential[nxt] == 0
-                ):
-                    break
-                i += 1
-            cursor[node] = i
-            if i < len(arcs):
-                path.append(arcs[i])
-                node = head[arcs[i]]
-                continue
-            # Dead end: retreat and skip the arc that led here.
-            if not path:
-                return None
-            level.pop(node, None)
-            arc = path.pop()
+            return None
+        for node in settled:
+            potential[node] += dist[node] - target
+        path = []
+        node = sink
+        while node != source:
+            arc = via[node]
+            path.append(arc)
             node = head[arc ^ 1]
-            cursor[node] += 1
+        path.reverse()
+        return path
