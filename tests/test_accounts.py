@@ -184,3 +184,28 @@ def test_password_change_revokes_tokens(session):
     assert services.user_for_bearer(session, token) == user
     user.password_hash = services.hash_password("another-pass-9")
     assert services.user_for_bearer(session, token) is None
+
+
+def test_skills_declared_then_verified_by_admin(client, auth, session):
+    from app.accounts.models import OrganisationSkill
+
+    org = OrganisationFactory(verified=True)
+    boss = member_of(org)
+    auth.login(boss)
+    response = client.post("/organisation", data={"action": "skills",
+                                                  "skills": ["electrician", "plumber"]})
+    assert response.status_code == 302
+    skills = session.scalars(select(OrganisationSkill)).all()
+    assert {s.skill for s in skills} == {"electrician", "plumber"}
+    assert all(s.verified_at is None for s in skills)
+    ids = {s.skill: s.id for s in skills}
+    assert not session.get(Organisation, org.id).has_skills(["electrician"])
+    bad = client.post("/organisation", data={"action": "skills", "skills": ["wizard"]})
+    assert bad.status_code == 422
+    assert client.post(f"/admin/skills/{ids['plumber']}/verify").status_code == 403
+    auth.logout()
+    auth.login(UserFactory(admin=True))
+    assert client.post(f"/admin/skills/{ids['electrician']}/verify").status_code == 302
+    session.expire_all()
+    assert session.get(Organisation, org.id).has_skills(["electrician"])
+    assert not session.get(Organisation, org.id).has_skills(["plumber"])

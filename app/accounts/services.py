@@ -21,6 +21,7 @@ from app.accounts.models import (
     MemberRole,
     Membership,
     Organisation,
+    OrganisationSkill,
     OrgKind,
     OrgStatus,
     Role,
@@ -361,3 +362,40 @@ def create_staff(
 
 def count_users(session: Session) -> int:
     return session.scalar(select(func.count(User.id))) or 0
+
+
+# --- skills ----------------------------------------------------------------------------
+
+
+def declare_skills(
+    session: Session, organisation: Organisation, actor: User, skills: list[str]
+) -> None:
+    """An organisation's admin says which trades it offers; new ones wait for an admin's
+    check (a licence, a certificate) before they count for repairs."""
+    from app.needs.models import Skill
+
+    if not actor.is_org_admin(organisation):
+        raise NotAllowed(_l("Only the organisation's admin can change its skills."))
+    known = {s.value for s in Skill}
+    wanted = set(skills)
+    if not wanted <= known:
+        raise ValidationFailed(_l("Please correct the marked fields."),
+                               {"skills": [str(_l("Choose from the list."))]})
+    for existing in list(organisation.skills):
+        if existing.skill not in wanted:
+            organisation.skills.remove(existing)
+    have = {s.skill for s in organisation.skills}
+    for skill in sorted(wanted - have):
+        organisation.skills.append(OrganisationSkill(skill=skill))
+    session.flush()
+
+
+def verify_skill(session: Session, skill: OrganisationSkill, admin: User, approve: bool) -> None:
+    if not admin.has_role(Role.ADMIN):
+        raise NotAllowed(_l("Only a site admin can verify skills."))
+    if approve:
+        skill.verified_at = utcnow()
+        skill.verified_by_id = admin.id
+    else:
+        session.delete(skill)
+    session.flush()

@@ -17,10 +17,12 @@ from app.accounts.forms import (
     RegisterForm,
     StaffForm,
 )
-from app.accounts.models import ApiKey, Organisation, OrgKind, Role, User
+from app.accounts.models import ApiKey, Organisation, OrganisationSkill, OrgKind, Role, User
 from app.errors import NotAllowed, ValidationFailed, get_or_404
 from app.extensions import db, limiter
 from app.forms import apply_service_errors, area_choices, district_choices
+from app.labels import choices
+from app.needs.models import Skill
 from app.permissions import role_required
 
 bp = Blueprint("accounts", __name__)
@@ -132,11 +134,17 @@ def organisation() -> str | Response:
                 services.add_member(db.session, org, current_user, member_form.email.data or "")
                 flash(_("Member added."), "info")
                 return redirect(url_for("accounts.organisation"))
+            if action == "skills" and current_user.is_org_admin(org):
+                services.declare_skills(db.session, org, current_user,
+                                        request.form.getlist("skills"))
+                flash(_("Skills saved. New ones count once an admin has verified them."),
+                      "info")
+                return redirect(url_for("accounts.organisation"))
             if action == "create_key" and key_form.validate_on_submit():
                 new_key = services.create_api_key(
                     db.session, org, current_user, key_form.name.data or ""
                 )
-            elif action not in {"add_member", "create_key"}:
+            elif action not in {"add_member", "create_key", "skills"}:
                 status = 400
             else:
                 status = 422
@@ -153,6 +161,8 @@ def organisation() -> str | Response:
         member_form=member_form,
         key_form=key_form,
         is_admin=current_user.is_org_admin(org),
+        all_skills=choices(Skill),
+        declared={s.skill for s in org.skills},
     ), status  # type: ignore[return-value]
 
 
@@ -191,6 +201,17 @@ def decide(org_id: int, decision: str) -> Response:
         db.session, org, current_user, decision == "verify", form.note.data or ""
     )
     flash(_("%(name)s: decision recorded.", name=org.name), "info")
+    return redirect(url_for("admin.organisations"))
+
+
+@admin_bp.post("/skills/<int:skill_id>/<decision>")
+@role_required(Role.ADMIN)
+def decide_skill(skill_id: int, decision: str) -> Response:
+    if decision not in {"verify", "reject"}:
+        abort(404)
+    skill = get_or_404(db.session, OrganisationSkill, skill_id)
+    services.verify_skill(db.session, skill, current_user, decision == "verify")
+    flash(_("Saved."), "info")
     return redirect(url_for("admin.organisations"))
 
 
