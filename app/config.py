@@ -51,6 +51,14 @@ class Settings:
     SECRET_KEY: str = ""
     SEARCH_BACKEND: str = "database"  # database | elasticsearch
     ELASTICSEARCH_URL: str = ""
+    # The alias searches and writes go to; each rebuild puts a new index behind it.
+    ELASTICSEARCH_INDEX: str = "shanlian-needs"
+    ELASTICSEARCH_TIMEOUT: float = 5.0  # seconds per request
+    # After Elasticsearch fails, searches use the database index this long before retrying.
+    SEARCH_RETRY_SECONDS: int = 30
+    # Map tiles for the needs map (Leaflet URL template); the page works without them.
+    MAP_TILE_URL: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    MAP_TILE_ATTRIBUTION: str = "© OpenStreetMap contributors"
     REDIS_URL: str = ""
     STRIPE_SECRET_KEY: str = ""
     STRIPE_WEBHOOK_SECRET: str = ""
@@ -170,6 +178,10 @@ class Settings:
             )
         if self.SEARCH_BACKEND == "elasticsearch" and not self.ELASTICSEARCH_URL:
             raise ConfigError("SEARCH_BACKEND=elasticsearch needs ELASTICSEARCH_URL")
+        if not self.ELASTICSEARCH_TIMEOUT > 0:
+            raise ConfigError(
+                f"ELASTICSEARCH_TIMEOUT must be a positive number, got {self.ELASTICSEARCH_TIMEOUT}"
+            )
         if not 0.0 <= self.INSPECTION_SHARE <= 1.0:
             raise ConfigError(
                 f"INSPECTION_SHARE must be between 0 and 1, got {self.INSPECTION_SHARE}"

@@ -15,6 +15,7 @@ import heapq
 from dataclasses import dataclass
 
 _INF = float("inf")
+_BIG = 1 << 62  # "not reached yet" for integer distances
 
 
 @dataclass(frozen=True)
@@ -117,34 +118,32 @@ class MinCostFlow:
         ``dist - target`` off the settled ones, which costs time in proportion to what
         the search touched, not to the size of the network."""
         head, cap, cost, out = self._head, self._cap, self._cost, self._out
-        dist: dict[int, int] = {source: 0}
-        via: dict[int, int] = {}
+        dist = [_BIG] * self.nodes
+        dist[source] = 0
+        via = [-1] * self.nodes
+        done = [False] * self.nodes
         settled: list[int] = []
-        done: set[int] = set()
         heap = [(0, source)]
         target: int | None = None
+        pop, push = heapq.heappop, heapq.heappush
         while heap:
-            d, node = heapq.heappop(heap)
-            if node in done:
+            d, node = pop(heap)
+            if done[node]:
                 continue
-            done.add(node)
+            done[node] = True
             settled.append(node)
             if node == sink:
                 target = d
                 break
             base = d + potential[node]
             for arc in out[node]:
-                if cap[arc] <= 0:
-                    continue
-                nxt = head[arc]
-                if nxt in done:
-                    continue
-                nd = base + cost[arc] - potential[nxt]
-                old = dist.get(nxt)
-                if old is None or nd < old:
-                    dist[nxt] = nd
-                    via[nxt] = arc
-                    heapq.heappush(heap, (nd, nxt))
+                if cap[arc] > 0:
+                    nxt = head[arc]
+                    nd = base + cost[arc] - potential[nxt]
+                    if nd < dist[nxt] and not done[nxt]:
+                        dist[nxt] = nd
+                        via[nxt] = arc
+                        push(heap, (nd, nxt))
         if target is None:
             return None
         for node in settled:

@@ -46,6 +46,8 @@ unless P = NP) can be exactly optimal for it, and the issue asks for an optimal 
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -101,14 +103,23 @@ class PlannedBooking:
 
 
 @dataclass(frozen=True)
+class PlanStats:
+    """How big the solved network was and where the time went (for the benchmark)."""
+
+    components: int = 0  # independent sub-networks, solved one by one
+    arcs: int = 0
+    phases: int = 0  # shortest-path searches
+    seconds_distances: float = 0.0
+    seconds_flow: float = 0.0
+
+
+@dataclass(frozen=True)
 class SeasonPlan:
     bookings: tuple[PlannedBooking, ...]
     places_open: int
     places_filled: int
     travel_m: int  # the exact objective: person-metres, one way
-    components: int = 0  # independent sub-networks solved
-    arcs: int = 0
-    phases: int = 0
+    stats: PlanStats = field(default_factory=lambda: PlanStats())
 
     @property
     def travel_km(self) -> float:
@@ -119,6 +130,7 @@ class SeasonPlan:
 
 
 DistanceFn = Callable[[Point, Point], float]
+Candidate = tuple[PlanTeam, PlanShift, float]
 
 
 def metres(km: float) -> int:
@@ -152,6 +164,29 @@ def _trip_km(
     return distance_km(team.base, place)
 
 
+def candidate_arcs(
+    teams: Iterable[PlanTeam],
+    shifts: Iterable[PlanShift],
+    *,
+    respect_radius: bool = True,
+    distance: DistanceFn | None = None,
+) -> list[Candidate]:
+    """Every (team, shift, km) the plan may use: the team is free that day and the shift
+    is within its reach. Ordered by shift (day, id), then team id."""
+    team_list = sorted(teams, key=lambda t: t.id)
+    shift_list = sorted((s for s in shifts if s.places > 0), key=lambda s: (s.day, s.id))
+    _check_unique(team_list, shift_list)
+    # Distances are worked out once per team and place (the shifts of one need share a
+    # place), and only for places near the team.
+    reach = _reachable(team_list, {s.location for s in shift_list}, respect_radius, distance)
+    return [
+        (team, shift, km)
+        for shift in shift_list
+        for team, km in reach.get(shift.location, ())
+        if team.free_on(shift.day) > 0
+    ]
+
+
 def plan_season(
     teams: Iterable[PlanTeam],
     shifts: Iterable[PlanShift],
@@ -164,46 +199,78 @@ def plan_season(
     Deterministic: inputs are ordered by id first, so the same data gives the same plan.
     ``distance`` replaces the geodesic distance (the benchmark precomputes it).
     """
-    team_list = sorted(teams, key=lambda t: t.id)
-    shift_list = sorted((s for s in shifts if s.places > 0), key=lambda s: (s.day, s.id))
-    places_open = sum(s.places for s in shift_list)
-    _check_unique(team_list, shift_list)
-
-    # Candidate arcs (team, shift, km), and the distance cache per (team, location): the
-    # shifts of one need share a place.
-    cache: dict[tuple[int, Point], float | None] = {}
-    candidates: list[tuple[PlanTeam, PlanShift, float]] = []
-    for shift in shift_list:
-        for team in team_list:
-            if team.free_on(shift.day) <= 0:
-                continue
-            key = (team.id, shift.location)
-            if key not in cache:
-                cache[key] = _trip_km(team, shift.location, respect_radius, distance)
-            km = cache[key]
-            if km is not None:
-                candidates.append((team, shift, km))
-
+    started = time.perf_counter()
+    shift_list = list(shifts)
+    candidates = candidate_arcs(teams, shift_list, respect_radius=respect_radius, distance=distance)
+    measured = time.perf_counter()
     groups = _components(candidates)
     bookings: list[PlannedBooking] = []
     filled = travel = arcs = phases = 0
     for group in groups:
-        result = _solve_component(group)
-        bookings += result[0]
-        filled += result[1]
-        travel += result[2]
-        arcs += result[3]
-        phases += result[4]
+        found, flow, cost, group_arcs, group_phases = _solve_component(group)
+        bookings += found
+        filled += flow
+        travel += cost
+        arcs += group_arcs
+        phases += group_phases
     bookings.sort(key=lambda b: (b.day, b.shift_id, b.team_id))
     return SeasonPlan(
         bookings=tuple(bookings),
-        places_open=places_open,
+        places_open=sum(s.places for s in shift_list if s.places > 0),
         places_filled=filled,
         travel_m=travel,
-        components=len(groups),
-        arcs=arcs,
-        phases=phases,
+        stats=PlanStats(
+            components=len(groups),
+            arcs=arcs,
+            phases=phases,
+            seconds_distances=measured - started,
+            seconds_flow=time.perf_counter() - measured,
+        ),
     )
+
+
+_CELL_DEG = 0.25  # grid cell for the spatial lookup, about 27 km
+
+
+def _cell(point: Point) -> tuple[int, int]:
+    return math.floor(point.lat / _CELL_DEG), math.floor(point.lng / _CELL_DEG)
+
+
+def _reachable(
+    teams: list[PlanTeam],
+    places: set[Point],
+    respect_radius: bool,
+    distance: DistanceFn | None,
+) -> dict[Point, list[tuple[PlanTeam, float]]]:
+    """For each place, the teams that can reach it and how far, in team-id order. A grid
+    of places keeps a team with a radius from measuring the whole province."""
+    grid: dict[tuple[int, int], list[Point]] = {}
+    for place in sorted(places):
+        grid.setdefault(_cell(place), []).append(place)
+    reach: dict[Point, list[tuple[PlanTeam, float]]] = {}
+    for team in teams:
+        radius = team.radius_km if respect_radius else None
+        if radius is None:
+            nearby: Iterable[Point] = sorted(places)
+        else:
+            # A box a little larger than the radius (degrees of longitude shrink with
+            # latitude); the exact test is the distance below.
+            dlat = radius / 110.5 * 1.02 + 0.01
+            coslat = max(math.cos(math.radians(min(abs(team.base.lat) + dlat, 89.0))), 0.01)
+            dlng = radius / (111.3 * coslat) * 1.02 + 0.01
+            (lo_lat, lo_lng) = _cell(Point(team.base.lat - dlat, team.base.lng - dlng))
+            (hi_lat, hi_lng) = _cell(Point(team.base.lat + dlat, team.base.lng + dlng))
+            nearby = [
+                place
+                for i in range(lo_lat, hi_lat + 1)
+                for j in range(lo_lng, hi_lng + 1)
+                for place in grid.get((i, j), ())
+            ]
+        for place in nearby:
+            km = _trip_km(team, place, respect_radius, distance)
+            if km is not None:
+                reach.setdefault(place, []).append((team, km))
+    return reach
 
 
 def _check_unique(teams: list[PlanTeam], shifts: list[PlanShift]) -> None:
@@ -213,9 +280,6 @@ def _check_unique(teams: list[PlanTeam], shifts: list[PlanShift]) -> None:
         raise ValueError("shift ids must be unique")
     if any(t.size < 0 for t in teams):
         raise ValueError("team sizes must not be negative")
-
-
-Candidate = tuple[PlanTeam, PlanShift, float]
 
 
 def _components(candidates: list[Candidate]) -> list[list[Candidate]]:

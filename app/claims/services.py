@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
-from app.accounts.models import Membership, Organisation, OrgKind, Role, User
+from app.accounts.models import MemberRole, Membership, Organisation, OrgKind, Role, User
 from app.claims.models import (
     LIVE_CLAIM_STATUSES,
     Claim,
@@ -646,7 +646,6 @@ def sign_up(
 ) -> list[ShiftSignup]:
     """A team leader books places for members. Places are taken with one conditional
     UPDATE, so concurrent sign-ups can never book more than the shift has."""
-    need = shift.need
     organisation = actor.organisation
     if (
         organisation is None
@@ -654,14 +653,7 @@ def sign_up(
         or not (actor.is_org_admin(organisation))
     ):
         raise NotAllowed(_l("Only a volunteer team's leader can sign members up."))
-    if not organisation.can_claim():
-        raise NotAllowed(
-            _l("Your organisation must be verified by an admin before it can claim needs.")
-        )
-    if need.state not in (NeedState.PUBLISHED, NeedState.CLAIMED):
-        raise NotClaimable(_l("This need is no longer open to sign-ups."))
-    if shift.day < local_today():
-        raise Conflict(_l("This shift is in the past."))
+    _check_bookable(shift, organisation)
     ids = list(dict.fromkeys(member_ids))
     if not ids:
         raise ValidationFailed(
@@ -674,6 +666,106 @@ def sign_up(
             _l("Please correct the marked fields."),
             {"member_ids": [str(_l("Only members of your team can be signed up."))]},
         )
+    signups = _take_places(session, shift, organisation, actor, actor, ids)
+    notifications.notify(session, shift.need.created_by, "signup", shift.need)
+    return signups
+
+
+def book_for_team(
+    session: Session, shift: Shift, organisation: Organisation, actor: User, count: int
+) -> list[ShiftSignup]:
+    """A caseworker books up to ``count`` places on a shift for a verified team (the
+    season plan): the team's registered members who are free that day, leader first.
+    The same atomic booking as ``sign_up``; fewer are booked when fewer members are free
+    or fewer places are left, and none at all raises."""
+    need = shift.need
+    if not _caseworker_of(need, actor):
+        raise NotAllowed(_l("Only a caseworker of this area can book places for a team."))
+    if organisation.kind is not OrgKind.TEAM:
+        raise NotAllowed(_l("Only volunteer teams can be booked on shifts."))
+    _check_bookable(shift, organisation)
+    leader = team_leader(session, organisation)
+    if leader is None:
+        raise Conflict(_l("This team has no leader to answer for its members."))
+    free = free_members(session, organisation, shift.day)
+    if not free:
+        raise Conflict(_l("No member of this team is free on that day."))
+    session.refresh(shift)
+    if shift.places_left <= 0:
+        raise CapacityExceeded(_l("Only %(n)s places are left on this shift.", n=0))
+    chosen = [u.id for u in free[: max(0, min(count, shift.places_left))]]
+    if not chosen:
+        raise ValidationFailed(_l("Book at least one place."))
+    signups = _take_places(session, shift, organisation, actor, leader, chosen)
+    notifications.notify(session, leader, "signup", need)
+    if need.created_by_id != actor.id:
+        notifications.notify(session, need.created_by, "signup", need)
+    return signups
+
+
+def team_leader(session: Session, organisation: Organisation) -> User | None:
+    """The team's first leader (an admin member), who holds the claim for the team."""
+    return session.scalar(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.organisation_id == organisation.id,
+            Membership.role == MemberRole.ADMIN,
+            User.is_active_account.is_(True),
+        )
+        .order_by(User.id)
+        .limit(1)
+    )
+
+
+def free_members(session: Session, organisation: Organisation, day: date) -> list[User]:
+    """Active members not booked on any shift that day (nobody is in two places at once),
+    leaders first, then in the order they joined the site."""
+    busy = (
+        select(ShiftSignup.user_id)
+        .join(Shift, Shift.id == ShiftSignup.shift_id)
+        .where(Shift.day == day, ShiftSignup.status == SignupStatus.BOOKED)
+    )
+    rows = session.execute(
+        select(User, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.organisation_id == organisation.id,
+            User.is_active_account.is_(True),
+            User.id.not_in(busy),
+        )
+        .order_by(User.id)
+    ).all()
+    return [user for user, role in sorted(rows, key=lambda r: r[1] is not MemberRole.ADMIN)]
+
+
+def _check_bookable(shift: Shift, organisation: Organisation) -> None:
+    if not organisation.can_claim():
+        raise NotAllowed(
+            _l("Your organisation must be verified by an admin before it can claim needs.")
+        )
+    if shift.need.state not in (NeedState.PUBLISHED, NeedState.CLAIMED):
+        raise NotClaimable(_l("This need is no longer open to sign-ups."))
+    if shift.day < local_today():
+        raise Conflict(_l("This shift is in the past."))
+
+
+# The need's history records the leader as the claimant; this note says who acted.
+_BOOKED_BY_CASEWORKER = "社工按季节计划预订 / booked by a caseworker (season plan)"
+
+
+def _take_places(
+    session: Session,
+    shift: Shift,
+    organisation: Organisation,
+    actor: User,
+    claimant: User,
+    ids: list[int],
+) -> list[ShiftSignup]:
+    """The booking both ways share: places are taken with one conditional UPDATE, so
+    concurrent bookings can never take more than the shift has. ``claimant`` (the team's
+    leader) holds the need once the first team is on it; ``actor`` did the booking."""
+    need = shift.need
     already = set(
         session.scalars(
             select(ShiftSignup.user_id).where(
@@ -719,15 +811,15 @@ def sign_up(
                     session,
                     need,
                     "claim",
-                    actor,
-                    claimant_id=actor.id,
+                    claimant,
+                    note="" if claimant.id == actor.id else _BOOKED_BY_CASEWORKER,
+                    claimant_id=claimant.id,
                     claimant_org_id=organisation.id,
                 )
         except InvalidTransition:
             session.refresh(need)
     else:
         _touch(session, need)
-    notifications.notify(session, need.created_by, "signup", need)
     return signups
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Role, User
 from app.errors import InvalidTransition, NotAllowed, ValidationFailed
 from app.models_base import utcnow
-from app.needs.models import Need, NeedEvent, NeedState
+from app.needs.models import PUBLIC_STATES, Need, NeedEvent, NeedState
 
 S = NeedState
 Permission = Callable[[Need, User | None], bool]
@@ -215,6 +215,9 @@ def transition(
     from app.supervision.lights import refresh_light  # lights read claims; avoid a cycle
 
     refresh_light(session, need)
+    from app import indexing  # the index reads needs; imported late like the lights
+
+    indexing.need_changed(session, need, was_public=current in PUBLIC_STATES)
     return event
 
 

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, case, false, func, select
 from sqlalchemy.orm import Session
 
+from app import indexing
 from app.accounts.models import Role, User
 from app.errors import NotAllowed, ValidationFailed
 from app.models_base import local_today, utcnow
@@ -285,6 +286,7 @@ def create_need(session: Session, actor: User, household: Household, data: NeedD
     session.flush()
     lifecycle.record_creation(session, need, actor)
     session.flush()
+    indexing.need_changed(session, need, was_public=False)
     return need
 
 
@@ -305,6 +307,7 @@ def update_need(session: Session, need: Need, actor: User, data: NeedData) -> No
     need.exception_approved_by_id = None
     lifecycle.record_edit(session, need, actor)
     session.flush()
+    indexing.need_changed(session, need)
 
 
 def approve_cost_exception(session: Session, need: Need, actor: User, note: str) -> None:

@@ -110,5 +110,8 @@ def sweep(session: Session, now: datetime | None = None) -> SweepReport:
 
     remove_orphans(session)  # photos of uploads whose request rolled back
     session.flush()
+    from app.indexing import schedule_delivery
+
+    schedule_delivery(session)  # also what waited while the search engine was down
     log.info("sweep: %s", report)
     return report
