@@ -12,6 +12,7 @@ as the network has no negative cycle.
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from dataclasses import dataclass
 
 _INF = float("inf")
@@ -87,20 +88,22 @@ class MinCostFlow:
             return [0] * self.nodes
         dist: list[float] = [_INF] * self.nodes
         dist[source] = 0
-        queue = [source]
+        queue = deque([source])
         in_queue = [False] * self.nodes
         in_queue[source] = True
-        relaxed = [0] * self.nodes
+        # Arcs on the current shortest path to each node: n or more means a cycle, and
+        # a path that keeps getting shorter around a cycle means a negative one.
+        arcs_on_path = [0] * self.nodes
         head, cap, cost, out = self._head, self._cap, self._cost, self._out
         while queue:
-            node = queue.pop()
+            node = queue.popleft()
             in_queue[node] = False
             for arc in out[node]:
                 if cap[arc] > 0 and dist[node] + cost[arc] < dist[head[arc]]:
                     nxt = head[arc]
                     dist[nxt] = dist[node] + cost[arc]
-                    relaxed[nxt] += 1
-                    if relaxed[nxt] > self.nodes:
+                    arcs_on_path[nxt] = arcs_on_path[node] + 1
+                    if arcs_on_path[nxt] >= self.nodes:
                         raise NegativeCycle("negative-cost cycle in the network")
                     if not in_queue[nxt]:
                         in_queue[nxt] = True

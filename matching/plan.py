@@ -119,7 +119,7 @@ class SeasonPlan:
     places_open: int
     places_filled: int
     travel_m: int  # the exact objective: person-metres, one way
-    stats: PlanStats = field(default_factory=lambda: PlanStats())
+    stats: PlanStats = field(default_factory=lambda: PlanStats(), compare=False)
 
     @property
     def travel_km(self) -> float:

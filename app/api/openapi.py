@@ -32,6 +32,8 @@ def build_openapi() -> dict[str, Any]:
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Need", schema=schemas.NeedSchema)
+    spec.components.schema("NeedHit", schema=schemas.NeedHitSchema)
+    spec.components.schema("Facets", schema=schemas.FacetsSchema)
     spec.components.schema("NeedPage", schema=schemas.NeedPageSchema)
     spec.components.schema("TokenRequest", schema=schemas.TokenRequestSchema)
     spec.components.schema("Token", schema=schemas.TokenSchema)
@@ -42,8 +44,18 @@ def build_openapi() -> dict[str, Any]:
         path="/needs",
         operations={
             "get": {
-                "summary": "List verified needs",
-                "parameters": [{"in": "query", "schema": schemas.NeedListQuerySchema}],
+                "summary": "Search and list verified needs",
+                "description": "With `q` or a point (`lat`, `lng`) this is a search: it "
+                "finds open (published) needs unless `status` names another public state. "
+                "Without either it lists every verified need, open ones first. Distances "
+                "are geodesic km to each need's public, approximate location.",
+                "parameters": [
+                    {
+                        "in": "query",
+                        "schema": schemas.NeedListQuerySchema(exclude=_POINT_AND_ORDER),
+                    },
+                    _point_and_order_parameter(),
+                ],
                 "responses": {
                     "200": {
                         "description": "A page of needs",
@@ -240,6 +252,52 @@ def build_openapi() -> dict[str, Any]:
             ]
         spec.path(path=path, operations={"post": operation})
     return spec.to_dict()
+
+
+_POINT_AND_ORDER = ("lat", "lng", "radius_km", "sort")
+
+
+def _point_and_order_parameter() -> dict[str, Any]:
+    """``lat``, ``lng``, ``radius_km`` and ``sort`` as one exploded query object, because
+    they depend on each other in a way separate parameters cannot say: lat and lng come
+    together, and ``radius_km`` and ``sort=distance`` need them."""
+    lat_low, lat_high = schemas.POINT_LAT
+    lng_low, lng_high = schemas.POINT_LNG
+    point = {
+        "lat": {"type": "number", "minimum": lat_low, "maximum": lat_high},
+        "lng": {"type": "number", "minimum": lng_low, "maximum": lng_high},
+        "radius_km": {
+            "type": "number",
+            "minimum": 0,
+            "exclusiveMinimum": True,
+            "maximum": 500,
+            "description": "Only needs within this many km (default 50).",
+        },
+        "sort": {"type": "string", "enum": schemas.SORTS},
+    }
+    no_point_sorts = [s for s in schemas.SORTS if s != "distance"]
+    return {
+        "in": "query",
+        "name": "point_and_order",
+        "style": "form",
+        "explode": True,
+        "description": "Sent as the separate query parameters `lat`, `lng`, `radius_km` and "
+        "`sort` (relevance with `q`, else distance with a point, else newest).",
+        "schema": {
+            "type": "object",
+            "properties": point,
+            "anyOf": [
+                {
+                    "description": "Without a point",
+                    "properties": {"sort": {"type": "string", "enum": no_point_sorts}},
+                    "not": {
+                        "anyOf": [{"required": [name]} for name in ("lat", "lng", "radius_km")]
+                    },
+                },
+                {"description": "Around a point", "required": ["lat", "lng"]},
+            ],
+        },
+    }
 
 
 def _json(description: str, schema: str) -> dict[str, Any]:

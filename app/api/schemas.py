@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import get_locale
-from marshmallow import EXCLUDE, Schema, fields, validate
+from flask_babel import gettext as _
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_dump, validate, validates_schema
 
 from app.claims.models import ClaimStatus, DeliveryMethod
 from app.labels import label
 from app.needs.models import PUBLIC_STATES, CareCategory, Need, NeedKind, NeedState, Urgency
+from app.places import gazetteer
 
 
 def _enum_values(enum_cls: Any, only: Any = None) -> list[str]:
@@ -118,24 +120,120 @@ def _locale() -> str:
     return str(get_locale() or "zh")
 
 
+# A point to search around: Guangdong and the 500 km around it (the largest radius).
+POINT_LAT = (15.0, 30.0)
+POINT_LNG = (104.0, 123.0)
+SORTS = ["relevance", "distance", "urgency", "newest"]
+
+
 class NeedListQuerySchema(Schema):
+    """``GET /needs``. With ``q`` or a point it is a search and finds open (published)
+    needs unless ``status`` says otherwise; without either it lists every verified need,
+    open ones first."""
+
     class Meta:
         unknown = EXCLUDE
 
+    q = fields.String(
+        validate=validate.Length(max=200),
+        metadata={
+            "description": "Words to find, Chinese or English (Chinese is segmented into "
+            "words: 农场, 扶手, 电饭煲). Every word must occur."
+        },
+    )
     kind = fields.String(validate=validate.OneOf(_enum_values(NeedKind)))
     category = fields.String(validate=validate.OneOf(_enum_values(CareCategory)))
     status = fields.String(validate=validate.OneOf(_enum_values(NeedState, PUBLIC_STATES)))
     city = fields.String(validate=validate.Regexp(r"^44\d{4}$"))
     district = fields.String(validate=validate.Regexp(r"^44\d{4}$"))
+    lat = fields.Float(validate=validate.Range(*POINT_LAT))
+    lng = fields.Float(validate=validate.Range(*POINT_LNG))
+    radius_km = fields.Float(validate=validate.Range(min=0, max=500, min_inclusive=False))
+    sort = fields.String(validate=validate.OneOf(SORTS))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
+    @validates_schema
+    def _point_goes_with(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        """lat and lng come together; a radius and sorting by distance need them."""
+        if ("lat" in data) != ("lng" in data):
+            missing = "lng" if "lat" in data else "lat"
+            raise ValidationError(
+                {missing: [_("Give both lat and lng (a point), or neither.")]}
+            )
+        if "lat" in data:
+            return
+        errors: dict[str, list[str]] = {}
+        if "radius_km" in data:
+            errors["radius_km"] = [_("A radius needs a point: give lat and lng too.")]
+        if data.get("sort") == "distance":
+            errors["sort"] = [_("Sorting by distance needs a point: give lat and lng.")]
+        if errors:
+            raise ValidationError(errors)  # type: ignore[arg-type]
+
+
+class NeedHitSchema(NeedSchema):
+    """A need in a list of results."""
+
+    distance_km = fields.Float(
+        metadata={
+            "description": "Geodesic km from the point asked about to the need's public, "
+            "approximate location; present only when lat and lng were given."
+        }
+    )
+
+    def __init__(self, *args: Any, distances: dict[int, float] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.distances = distances or {}
+
+    @post_dump(pass_original=True)
+    def _distance(self, data: dict[str, Any], need: Need, **_kwargs: Any) -> dict[str, Any]:
+        if need.id in self.distances:
+            data["distance_km"] = round(self.distances[need.id], 3)
+        return data
+
+
+class FacetCountSchema(Schema):
+    value = fields.String(required=True, metadata={"description": "A kind, or a district code"})
+    label = fields.String(required=True)
+    count = fields.Integer(required=True)
+
+
+class FacetsSchema(Schema):
+    kind = fields.List(fields.Nested(FacetCountSchema), required=True)
+    district = fields.List(fields.Nested(FacetCountSchema), required=True)
+
 
 class NeedPageSchema(Schema):
-    items = fields.List(fields.Nested(NeedSchema), required=True)
+    """A page of results (``SearchPage``), with counts over all pages by kind and district."""
+
+    items = fields.Method(
+        "_items",
+        required=True,
+        metadata={"type": "array", "items": {"$ref": "#/components/schemas/NeedHit"}},
+    )
     total = fields.Integer(required=True)
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)
+    facets = fields.Method(
+        "_facets", required=True, metadata={"allOf": [{"$ref": "#/components/schemas/Facets"}]}
+    )
+
+    def _items(self, page: Any) -> list[dict[str, Any]]:
+        return NeedHitSchema(many=True, distances=page.distances).dump(page.items)  # type: ignore[no-any-return]
+
+    def _facets(self, page: Any) -> dict[str, Any]:
+        locale = _locale()
+        kinds = [
+            {"value": value, "label": str(label(NeedKind(value))), "count": count}
+            for value, count in page.facets.kind.items()
+        ]
+        districts = []
+        for code, count in page.facets.district.items():
+            place = gazetteer.get(code)
+            name = place.name(locale) if place else code
+            districts.append({"value": code, "label": name, "count": count})
+        return {"kind": kinds, "district": districts}
 
 
 class TokenRequestSchema(Schema):

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
+from app import indexing
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.api.openapi import build_openapi
@@ -48,10 +49,10 @@ from app.claims.models import Claim, DeliveryMethod, Shift
 from app.errors import DomainError, NotFound, ValidationFailed, get_or_404
 from app.extensions import db, limiter
 from app.needs import services as needs
-from app.needs.models import CareCategory, NeedKind, NeedState
 from app.points import boards
 from app.points import services as points_services
 from app.points.models import Reward
+from search import Point, QueryError, SearchQuery, Sort
 
 bp = Blueprint("api", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -97,15 +98,26 @@ def _json_body() -> Any:
 
 @bp.get("/needs")
 def list_needs() -> Response:
+    """Search or browse public needs: words, filters, a point and radius, facets."""
     args = _load(NeedListQuerySchema(), request.args.to_dict())
-    filters = needs.NeedFilters(
-        kind=NeedKind(args["kind"]) if "kind" in args else None,
-        category=CareCategory(args["category"]) if "category" in args else None,
-        status=NeedState(args["status"]) if "status" in args else None,
-        city=args.get("city"),
-        district=args.get("district"),
-    )
-    page = needs.list_public_needs(db.session, filters, args["page"], args["per_page"])
+    point = Point(args["lat"], args["lng"]) if "lat" in args else None
+    try:
+        query = SearchQuery(
+            text=args.get("q", ""),
+            kind=args.get("kind"),
+            category=args.get("category"),
+            city=args.get("city"),
+            district=args.get("district"),
+            states=frozenset({args["status"]}) if "status" in args else None,
+            near=point,
+            radius_km=args.get("radius_km"),
+            sort=Sort(args["sort"]) if "sort" in args else None,
+            page=args["page"],
+            per_page=args["per_page"],
+        )
+    except QueryError as exc:  # the schema checks the same rules; this is a backstop
+        raise ValidationFailed(_("Some fields are not valid."), {exc.field: [exc.message]}) from None
+    page = indexing.search_needs(db.session, query)
     return jsonify(NeedPageSchema().dump(page))
 
 

@@ -446,19 +446,27 @@ class PlanItem:
     people: int
 
 
+@dataclass(frozen=True)
+class LineOutcome:
+    item: PlanItem
+    label: str  # day, need and team, for the report
+    people: int = 0  # booked
+    problem: str = ""  # why (part of) the line could not be booked
+
+
 @dataclass
 class AcceptReport:
-    booked: list[tuple[PlanItem, int]] = field(default_factory=list)  # (item, people booked)
-    failed: list[tuple[PlanItem, str]] = field(default_factory=list)  # (item, why)
+    booked: list[LineOutcome] = field(default_factory=list)
+    failed: list[LineOutcome] = field(default_factory=list)
 
     @property
     def people_booked(self) -> int:
-        return sum(n for _, n in self.booked)
+        return sum(line.people for line in self.booked)
 
     @property
-    def short(self) -> list[tuple[PlanItem, int]]:
+    def short(self) -> list[LineOutcome]:
         """Lines booked with fewer people than planned."""
-        return [(item, n) for item, n in self.booked if n < item.people]
+        return [line for line in self.booked if line.people < line.item.people]
 
 
 def accept_plan(
@@ -485,15 +493,18 @@ def accept_plan(
     for item in items:
         line_shift, team = shifts.get(item.shift_id), teams.get(item.team_id)
         if line_shift is None or team is None or item.people < 1:
-            report.failed.append((item, str(_l("This shift or team no longer exists."))))
+            report.failed.append(
+                LineOutcome(item, "", problem=str(_l("This shift or team no longer exists.")))
+            )
             continue
+        label = f"{line_shift.day.isoformat()} · {line_shift.need.title} · {team.name}"
         try:
             with session.begin_nested():
                 booked = _book_line(session, actor, line_shift, team, item.people, today)
         except DomainError as exc:
-            report.failed.append((item, str(exc.message)))
+            report.failed.append(LineOutcome(item, label, problem=str(exc.message)))
             continue
-        report.booked.append((item, booked))
+        report.booked.append(LineOutcome(item, label, people=booked))
     return report
 
 

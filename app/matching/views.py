@@ -38,9 +38,7 @@ def _admin_organisation() -> Organisation:
 def recommended_needs() -> str:
     organisation = _admin_organisation()
     result = services.recommend_for(db.session, organisation, local_today())
-    return render_template(
-        "matching/needs.html", organisation=organisation, result=result
-    )
+    return render_template("matching/needs.html", organisation=organisation, result=result)
 
 
 @bp.get("/work/needs/<int:need_id>/matches")
