@@ -1,0 +1,80 @@
+// The needs list: "near me" from the browser's location, and a map of the needs shown.
+// Both are extras: without JavaScript (or without Leaflet, or without map tiles) the
+// search form, the district "Near" choice and the list work the same.
+(function () {
+  "use strict";
+
+  var form = document.getElementById("needs-search");
+  var nearMe = document.getElementById("near-me");
+  var status = document.getElementById("near-me-status");
+
+  function setHidden(form, name, value) {
+    var input = form.querySelector("input[type=hidden][name=" + name + "]");
+    if (!input) {
+      input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      form.appendChild(input);
+    }
+    input.value = value;
+  }
+
+  if (form && nearMe && "geolocation" in navigator) {
+    nearMe.hidden = false;
+    nearMe.addEventListener("click", function () {
+      nearMe.disabled = true;
+      navigator.geolocation.getCurrentPosition(
+        function (position) {
+          // Three decimals (about 100 m) is plenty to find needs nearby.
+          setHidden(form, "lat", position.coords.latitude.toFixed(3));
+          setHidden(form, "lng", position.coords.longitude.toFixed(3));
+          form.querySelector("select[name=near]").value = "";
+          var sort = form.querySelector("select[name=sort]");
+          if (!sort.value) sort.value = "distance";
+          form.submit();
+        },
+        function () {
+          nearMe.disabled = false;
+          status.textContent = nearMe.dataset.failed;
+          status.hidden = false;
+        },
+        { timeout: 10000, maximumAge: 600000 }
+      );
+    });
+    // Choosing a district replaces the browser's location.
+    form.querySelector("select[name=near]").addEventListener("change", function () {
+      form.querySelectorAll("input[type=hidden][name=lat], input[type=hidden][name=lng]")
+        .forEach(function (input) { input.remove(); });
+    });
+  }
+
+  var figure = document.getElementById("needs-map-figure");
+  var box = document.getElementById("needs-map");
+  var data = document.getElementById("needs-map-data");
+  if (!figure || !box || !data || typeof window.L === "undefined") return;
+  var needs = JSON.parse(data.textContent);
+  if (!needs.length) return;
+  figure.hidden = false;
+
+  var map = window.L.map(box, { scrollWheelZoom: false });
+  var tiles = window.L.tileLayer(box.dataset.tiles, {
+    maxZoom: 18,
+    attribution: box.dataset.attribution,
+  });
+  tiles.on("tileerror", function () {
+    box.classList.add("tiles-unavailable"); // markers stay; the background stays plain
+  });
+  tiles.addTo(map);
+
+  var points = [];
+  needs.forEach(function (need) {
+    var link = document.createElement("a"); // text, not HTML: titles are never markup
+    link.href = need.url;
+    link.textContent = need.title;
+    window.L.circleMarker([need.lat, need.lng], { radius: 8, weight: 2 })
+      .bindPopup(link)
+      .addTo(map);
+    points.push([need.lat, need.lng]);
+  });
+  map.fitBounds(points, { padding: [24, 24], maxZoom: 12 });
+})();
