@@ -20,7 +20,20 @@ test: setup lint
 	$(MAKE) test-sqlite
 	$(MAKE) test-postgres
 
-setup: $(VENV)/.installed translations/zh/LC_MESSAGES/messages.mo
+setup: $(VENV)/.installed translations/zh/LC_MESSAGES/messages.mo static/vendor/leaflet/leaflet.js
+
+# Leaflet for the map of needs, from npm (pinned by package-lock.json), copied where the
+# pages load it. node_modules/ and static/vendor/ are not committed. Without npm the site
+# works the same, minus the map.
+static/vendor/leaflet/leaflet.js: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error && \
+		mkdir -p static/vendor/leaflet && \
+		cp -R node_modules/leaflet/dist/. static/vendor/leaflet/ && \
+		touch $@; \
+	else \
+		echo "npm not found: the map of needs is off (install Node.js and run make setup)"; \
+	fi
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -39,6 +39,10 @@ def world(session):
     return {"people": people, "household": household, "draft": draft, "public": public}
 
 
+# Pages that send an anonymous visitor to sign in.
+SIGN_IN_FIRST = ("/work", "/admin", "/review", "/me", "/organisation", "/claims", "/donations",
+                 "/points", "/notifications")
+
 ROUTES = [
     ("/", EVERYONE),
     ("/needs", EVERYONE),
@@ -61,7 +65,23 @@ ROUTES = [
     ("/work/needs/{draft}", {"caseworker", "verifier"}),
     ("/work/needs/{draft}/edit", {"caseworker"}),
     ("/review/", {"verifier"}),
+    ("/claims/mine", {"donor", "company", "team"}),
+    ("/donations", {"company"}),
+    ("/work/donations", {"caseworker"}),
+    ("/review/lights", {"caseworker", "verifier"}),
+    ("/review/inspections", {"verifier"}),
+    ("/points", SIGNED_IN),
+    ("/rewards", EVERYONE),
+    ("/leaderboards?board=teams&period=year", EVERYONE),
+    ("/companies/{company}", EVERYONE),
+    ("/admin/rewards", {"admin"}),
+    ("/organisation/impact", {"company", "team"}),
+    ("/organisation/impact.csv", {"company", "team"}),
+    ("/me/giving", SIGNED_IN),
+    ("/notifications", SIGNED_IN),
     ("/api/v1/needs", EVERYONE),
+    ("/api/v1/rewards", EVERYONE),
+    ("/api/v1/leaderboards", EVERYONE),
     ("/api/v1/needs/{public}", EVERYONE),
     ("/api/v1/openapi.json", EVERYONE),
 ]
@@ -71,7 +91,8 @@ ROUTES = [
 @pytest.mark.parametrize(("template", "allowed"), ROUTES, ids=[r[0] for r in ROUTES])
 def test_page_access(client, auth, world, role, template, allowed):
     url = template.format(
-        public=world["public"].id, draft=world["draft"].id, household=world["household"].id
+        public=world["public"].id, draft=world["draft"].id, household=world["household"].id,
+        company=world["people"]["company"].organisation.id,
     )
     if role != "anonymous":
         auth.login(world["people"][role])
@@ -80,8 +101,7 @@ def test_page_access(client, auth, world, role, template, allowed):
         assert response.status_code in (200, 302), (url, role, response.status_code)
         if response.status_code == 302:
             assert "/login" not in response.headers["Location"]
-    elif role == "anonymous" and template.startswith(("/work", "/admin", "/review", "/me",
-                                                      "/organisation")):
+    elif role == "anonymous" and template.startswith(SIGN_IN_FIRST):
         assert response.status_code == 302
         assert "/login" in response.headers["Location"]
     elif template == "/needs/{draft}":
