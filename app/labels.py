@@ -19,6 +19,8 @@ from app.needs.models import (
     Skill,
     Urgency,
 )
+from app.payments.models import CashStatus
+from app.points.models import RedemptionStatus
 
 LABELS: dict[enum.Enum, Any] = {
     Role.DONOR: _l("Donor"),
@@ -92,7 +94,16 @@ LABELS: dict[enum.Enum, Any] = {
     SignupStatus.CANCELLED: _l("Cancelled"),
     DonationStatus.LOGGED: _l("Logged, awaiting receipt"),
     DonationStatus.RECEIVED: _l("Received"),
-    DonationStatus.REJECTED: _l("Not accepted"),
+    DonationStatus.REJECTED: _l("Not received"),
+    CashStatus.PENDING: _l("Awaiting payment"),
+    CashStatus.PAID: _l("Paid"),
+    CashStatus.EXPIRED: _l("Payment not completed"),
+    CashStatus.FAILED: _l("Payment failed"),
+    CashStatus.REFUNDED: _l("Refunded"),
+    CashStatus.PARTLY_REFUNDED: _l("Partly refunded"),
+    RedemptionStatus.ACTIVE: _l("To collect"),
+    RedemptionStatus.COLLECTED: _l("Collected"),
+    RedemptionStatus.CANCELLED: _l("Cancelled"),
     Light.GREEN: _l("Green"),
     Light.YELLOW: _l("Yellow"),
     Light.RED: _l("Red"),

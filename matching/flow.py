@@ -4,9 +4,9 @@ Successive shortest paths: Dijkstra on reduced costs (Johnson potentials) finds 
 cheapest augmenting path in the residual network and the flow is pushed along it. Each
 augmentation keeps the flow a minimum-cost flow for its value, and the loop ends when
 the sink is unreachable, so the result is a maximum flow of minimum cost among all
-maximum flows. Capacities and costs are integers, so the arithmetic is
-exact. Negative arc costs are allowed (Bellman-Ford sets the first potentials) as long
-as the network has no negative cycle.
+maximum flows. Capacities and costs are integers, so the arithmetic is exact. Negative
+arc costs are allowed (Bellman-Ford sets the first potentials) as long as the network
+has no negative cycle.
 """
 
 from __future__ import annotations

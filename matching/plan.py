@@ -70,10 +70,13 @@ class PlanTeam:
     # People already booked on other shifts, by day: they are not free that day.
     busy: Mapping[date, int] = field(default_factory=lambda: MappingProxyType({}))
 
+    def available_on(self, day: date) -> bool:
+        """One of the team's weekdays (and dates, when it gave any)."""
+        return day.isoweekday() in self.weekdays and (self.dates is None or day in self.dates)
+
     def free_on(self, day: date) -> int:
-        if day.isoweekday() not in self.weekdays:
-            return 0
-        if self.dates is not None and day not in self.dates:
+        """People the team can still send that day."""
+        if not self.available_on(day):
             return 0
         return max(0, self.size - self.busy.get(day, 0))
 
@@ -145,8 +148,9 @@ def reach_km(
     respect_radius: bool = True,
     distance: DistanceFn | None = None,
 ) -> float | None:
-    """The distance when ``team`` may serve ``shift`` at all (ignoring how many people
-    it has already sent that day), else None."""
+    """The distance when ``team`` may serve ``shift`` at all (the shift has open places,
+    the day is one of the team's with someone still free, the place within its radius),
+    else None."""
     if shift.places <= 0 or team.free_on(shift.day) <= 0:
         return None
     return _trip_km(team, shift.location, respect_radius, distance)

@@ -155,7 +155,7 @@ class ElasticsearchBackend:
             filters.append(
                 {
                     "geo_distance": {
-                        "distance": f"{query.radius}km",
+                        "distance": f"{float(query.radius)!r}km",
                         "distance_type": "arc",
                         "location": _lat_lon(query.near),
                     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -206,8 +206,8 @@ class SearchResults:
     engine: str
 
 
-class ProgressCallback(Protocol):
-    def __call__(self, done: int) -> None: ...
+# Told how many more documents were indexed (``click.progressbar``'s ``update``).
+ProgressCallback = Callable[[int], None]
 
 
 class SearchBackend(Protocol):

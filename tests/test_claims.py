@@ -265,3 +265,16 @@ def test_thank_you_is_checked_for_personal_details(session):
         services.set_thank_you(session, need, worker, f"{need.household.name}谢谢大家")
     services.set_thank_you(session, need, worker, "谢谢好心人，电饭煲很好用！")
     assert session.get(Need, need.id).thank_you.startswith("谢谢")
+
+
+def test_a_member_cannot_be_on_two_shifts_the_same_day(session):
+    need = need_in_state(NeedState.PUBLISHED, FarmHelpFactory, volunteers_needed=10)
+    morning = _shift(session, need, places=3)
+    worker = caseworker_of(session, need)
+    afternoon = services.add_shift(session, need, worker, services.ShiftData(
+        day=need.window_start, start_time=time(14), end_time=time(17), places=3))
+    leader, members = _team(session, 1)
+    services.sign_up(session, morning, leader, [members[0].id])
+    with pytest.raises(Conflict):
+        services.sign_up(session, afternoon, leader, [members[0].id])
+    assert afternoon.places_taken == 0

@@ -4,8 +4,11 @@ solvers on random instances) and feasible; recommendations are filtered and expl
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from collections import defaultdict
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +27,7 @@ from matching.recommend import (
     screen,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 MONDAY = date(2025, 3, 3)
 BIG = 10**9
 
@@ -78,7 +82,7 @@ def test_flow_solver_agrees_with_the_highs_lp(seed):
     assert (result.flow, result.cost) == _lp_min_cost_max_flow(n, arcs, 0, n - 1)
     # The reported flow is a flow: within capacities and conserved at inner nodes.
     balance = defaultdict(int)
-    for arc, (u, v, cap, cost) in zip(ids, arcs, strict=True):
+    for arc, (u, v, cap, _) in zip(ids, arcs, strict=True):
         assert 0 <= network.flow_on(arc) <= cap
         balance[u] -= network.flow_on(arc)
         balance[v] += network.flow_on(arc)
@@ -353,3 +357,12 @@ def test_helpers_for_a_need_nearest_first_within_their_own_radius():
     assert result.excluded == {Exclusion.DISTANCE: 1, Exclusion.SKILLS: 1}
     # Urgency and waiting are the need's: the same contribution for every helper.
     assert len({m.factor("urgency").points for m in result.matches}) == 1
+
+
+def test_the_engine_is_pure_python_without_flask_or_the_database():
+    code = (
+        "import sys, matching, matching.plan, matching.recommend, matching.flow\n"
+        "bad = [m for m in ('flask', 'sqlalchemy', 'app') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -4,16 +4,40 @@ more than a shift has)."""
 
 from __future__ import annotations
 
+import os
+import threading
 from datetime import time, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from app.accounts.models import MemberRole, OrganisationSkill, User
+from app import migrate
+from app.accounts.models import (
+    MemberRole,
+    Membership,
+    Organisation,
+    OrganisationSkill,
+    OrgKind,
+    OrgStatus,
+    Role,
+    User,
+)
 from app.claims import services as claims
 from app.claims.models import Shift, ShiftSignup, SignupStatus
+from app.extensions import make_engine
+from app.matching import services
 from app.models_base import local_today, utcnow
-from app.needs.models import Need, NeedState, Urgency
+from app.needs.models import (
+    CareCategory,
+    FarmHelp,
+    Household,
+    Need,
+    NeedState,
+    PersonGroup,
+    Urgency,
+)
+from tests.conftest import fresh_database
 from tests.factories import (
     SHUNDE,
     YUEXIU,
@@ -313,7 +337,161 @@ def test_plans_stay_in_the_caseworkers_area(client, auth, session, no_mail):
     assert _booked(session, shift.id) == []
 
 
+def test_plan_and_recommendation_pages_make_the_same_queries_for_more_data(
+        client, auth, session, count_queries, no_mail):
+    worker = UserFactory(caseworker=True)
+
+    def grow(n):
+        for _ in range(n):
+            need = _farm_need(session, created_by_id=worker.id)
+            _shift(session, need, places=2)
+            _shift(session, need, places=2, start=13)
+            _team(session, members=2, **NEAR)
+
+    def counted(path):
+        with count_queries() as counter:
+            page = client.get(path).get_data(as_text=True)
+        return counter.count, page
+
+    grow(1)
+    org, leader, _ = _team(session, members=2, **NEAR)
+    auth.login(leader)
+    few_needs, _ = counted("/match/needs")
+    auth.logout()
+    auth.login(worker)
+    few_plan, _ = counted("/work/plan")
+    grow(4)
+    many_plan, page = counted("/work/plan")
+    assert page.count('class="plan-line"') >= 5
+    assert many_plan == few_plan
+    auth.logout()
+    auth.login(leader)
+    many_needs, page = counted("/match/needs")
+    assert page.count('class="card need-card') == 5
+    assert many_needs == few_needs
+
+
 @pytest.mark.parametrize("line", ["", "1:2", "a:b:c", "1:2:3:4", "-1:2:3"])
 def test_unreadable_plans_are_refused(client, auth, session, line):
     auth.login(UserFactory(caseworker=True))
     assert client.post("/work/plan/accept", data={"line": line}).status_code == 422
+
+
+# --- real concurrency: caseworkers accepting plans at the same moment ----------------------
+
+
+@pytest.fixture(scope="module")
+def race_engine(app, tmp_path_factory):
+    """Committed data in a database of its own, for threads with their own connections."""
+    base = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    url = fresh_database(base, f"match_race_{os.getpid()}", tmp_path_factory.mktemp("mrace"))
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _race(n, attempt):
+    barrier = threading.Barrier(n)
+    results = [""] * n
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = attempt(i)
+        except Exception as exc:  # a crash is a result the test must see
+            results[i] = f"crash:{type(exc).__name__}:{exc}"
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def _race_world(session, teams: int, members: int):
+    worker = User(email=f"cw{os.urandom(4).hex()}@race.example", display_name="社工",
+                  role=Role.CASEWORKER, area_code="440106", password_hash="x")
+    session.add(worker)
+    session.flush()
+    household = Household(district_code="440106", created_by_id=worker.id, name="户主",
+                          id_number="44010619491231002X", phone="13900000000",
+                          address="某村1号", group=PersonGroup.ELDERLY, need_score=1)
+    session.add(household)
+    session.flush()
+    need = FarmHelp(household_id=household.id, created_by_id=worker.id,
+                    district_code="440106", title="抢收", story="并发测试用的农活。",
+                    category=CareCategory.LIVING, urgency=Urgency.NORMAL, approx_lat=23.125,
+                    approx_lng=113.375, state=NeedState.PUBLISHED, published_at=utcnow(),
+                    task="收稻", volunteers_needed=100, hours_per_volunteer=4,
+                    window_start=local_today(), window_end=local_today() + timedelta(days=3))
+    session.add(need)
+    session.flush()
+    orgs = []
+    for i in range(teams):
+        org = Organisation(kind=OrgKind.TEAM, name=f"队{i}", district_code="440106",
+                           status=OrgStatus.VERIFIED, verified_at=utcnow(), **NEAR)
+        session.add(org)
+        for k in range(members):
+            user = User(email=f"m{k}.{i}.{os.urandom(4).hex()}@race.example",
+                        display_name=f"队员{k}", role=Role.TEAM, password_hash="x")
+            session.add(Membership(user=user, organisation=org,
+                                   role=MemberRole.ADMIN if k == 0 else MemberRole.MEMBER))
+        orgs.append(org)
+    session.flush()
+    return worker, need, orgs
+
+
+def _shift_row(session, need, worker, places, start):
+    shift = Shift(need_id=need.id, day=local_today() + timedelta(days=1),
+                  start_time=time(start), end_time=time(start + 2), places=places,
+                  checkin_code="ABC234", created_by_id=worker.id)
+    session.add(shift)
+    session.flush()
+    return shift
+
+
+def _accept_in_thread(app, race_engine, worker_id, items):
+    with app.app_context(), Session(race_engine) as session:
+        report = services.accept_plan(session, session.get(User, worker_id), items,
+                                      local_today())
+        session.commit()
+        return f"booked:{report.people_booked}"
+
+
+def test_concurrent_accepts_never_overbook_a_shift(app, race_engine):
+    with Session(race_engine) as session:
+        worker, need, orgs = _race_world(session, teams=10, members=2)
+        shift = _shift_row(session, need, worker, places=5, start=8)
+        session.commit()
+        worker_id, shift_id, org_ids = worker.id, shift.id, [o.id for o in orgs]
+
+    results = _race(10, lambda i: _accept_in_thread(
+        app, race_engine, worker_id, [services.PlanItem(org_ids[i], shift_id, 2)]))
+    assert not [r for r in results if r.startswith("crash")], results
+    with Session(race_engine) as session:
+        shift = session.get(Shift, shift_id)
+        booked = session.scalars(select(ShiftSignup).where(
+            ShiftSignup.shift_id == shift_id, ShiftSignup.status == SignupStatus.BOOKED)).all()
+        assert shift.places_taken == len(booked) == 5
+        assert sum(int(r.split(":")[1]) for r in results) == 5
+
+
+def test_concurrent_accepts_book_nobody_twice_on_one_day(app, race_engine):
+    with Session(race_engine) as session:
+        worker, need, (team,) = _race_world(session, teams=1, members=3)
+        shifts = [_shift_row(session, need, worker, places=3, start=6 + 2 * k)
+                  for k in range(6)]
+        session.commit()
+        worker_id, team_id, shift_ids = worker.id, team.id, [s.id for s in shifts]
+
+    results = _race(6, lambda i: _accept_in_thread(
+        app, race_engine, worker_id, [services.PlanItem(team_id, shift_ids[i], 3)]))
+    assert not [r for r in results if r.startswith("crash")], results
+    with Session(race_engine) as session:
+        booked = session.scalars(select(ShiftSignup).where(
+            ShiftSignup.shift_id.in_(shift_ids), ShiftSignup.status == SignupStatus.BOOKED)).all()
+        users = [s.user_id for s in booked]
+        assert len(users) == len(set(users)) == 3  # each member once that day
+        assert sum(session.get(Shift, s).places_taken for s in shift_ids) == 3

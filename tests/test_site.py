@@ -94,7 +94,6 @@ def test_migrations_match_the_models(app):
 
     from app.extensions import db
     from app.models import Base
-
     from search import is_index_table
 
     # The search index's tables (FTS5, R*Tree, tsvector) belong to the engines, not the models.

@@ -10,7 +10,15 @@ from typing import Any
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_dump, validate, validates_schema
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    post_dump,
+    validate,
+    validates_schema,
+)
 
 from app.claims.models import ClaimStatus, DeliveryMethod
 from app.labels import label

@@ -116,7 +116,8 @@ def list_needs() -> Response:
             per_page=args["per_page"],
         )
     except QueryError as exc:  # the schema checks the same rules; this is a backstop
-        raise ValidationFailed(_("Some fields are not valid."), {exc.field: [exc.message]}) from None
+        errors = {exc.field: [exc.message]}
+        raise ValidationFailed(_("Some fields are not valid."), errors) from None
     page = indexing.search_needs(db.session, query)
     return jsonify(NeedPageSchema().dump(page))
 

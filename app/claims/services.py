@@ -32,6 +32,7 @@ from app.claims.models import (
     SignupStatus,
 )
 from app.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
+from app.labels import label
 from app.models_base import local_today, utcnow
 from app.needs import lifecycle
 from app.needs.models import Need, NeedKind, NeedState
@@ -168,7 +169,7 @@ def claim_need(
             raise NotAllowed(
                 _l(
                     "This repair needs skills your organisation has not had verified: %(skills)s.",
-                    skills=", ".join(s.value for s in need.skills),
+                    skills=", ".join(label(s) for s in need.skills),
                 )
             )
         if len(plan.strip()) < 10:
@@ -666,6 +667,12 @@ def sign_up(
             _l("Please correct the marked fields."),
             {"member_ids": [str(_l("Only members of your team can be signed up."))]},
         )
+    free = {u.id for u in free_members(session, organisation, shift.day)}
+    if not set(ids) <= free:
+        # Nobody is in two places at once: one shift per person per day.
+        raise Conflict(
+            _l("Some of these members are already signed up for a shift on that day.")
+        )
     signups = _take_places(session, shift, organisation, actor, actor, ids)
     notifications.notify(session, shift.need.created_by, "signup", shift.need)
     return signups
@@ -684,19 +691,31 @@ def book_for_team(
     if organisation.kind is not OrgKind.TEAM:
         raise NotAllowed(_l("Only volunteer teams can be booked on shifts."))
     _check_bookable(shift, organisation)
+    # One booking per team at a time (PostgreSQL; SQLite has one writer anyway), so two
+    # caseworkers booking the same team for one day cannot both pick the same members.
+    session.execute(
+        select(Organisation.id).where(Organisation.id == organisation.id).with_for_update()
+    )
     leader = team_leader(session, organisation)
     if leader is None:
         raise Conflict(_l("This team has no leader to answer for its members."))
     free = free_members(session, organisation, shift.day)
     if not free:
         raise Conflict(_l("No member of this team is free on that day."))
-    session.refresh(shift)
-    if shift.places_left <= 0:
-        raise CapacityExceeded(_l("Only %(n)s places are left on this shift.", n=0))
-    chosen = [u.id for u in free[: max(0, min(count, shift.places_left))]]
-    if not chosen:
+    if count < 1:
         raise ValidationFailed(_l("Book at least one place."))
-    signups = _take_places(session, shift, organisation, actor, leader, chosen)
+    while True:
+        # Take what is left now; if another booking got in first, look again (each miss
+        # means fewer places, so this ends).
+        session.refresh(shift)
+        if shift.places_left <= 0:
+            raise CapacityExceeded(_l("Only %(n)s places are left on this shift.", n=0))
+        chosen = [u.id for u in free[: min(count, shift.places_left)]]
+        try:
+            signups = _take_places(session, shift, organisation, actor, leader, chosen)
+        except CapacityExceeded:
+            continue
+        break
     notifications.notify(session, leader, "signup", need)
     if need.created_by_id != actor.id:
         notifications.notify(session, need.created_by, "signup", need)

@@ -116,7 +116,10 @@ def search_health(session: Session) -> dict[str, Any]:
         return {"engine": database, "status": "ok"}
     from app.indexing.sync import pending_updates
 
-    report: dict[str, Any] = {"engine": "elasticsearch", "pending_updates": pending_updates(session)}
+    report: dict[str, Any] = {
+        "engine": "elasticsearch",
+        "pending_updates": pending_updates(session),
+    }
     if state.elastic.ping():
         state.mark_up()
         return {**report, "status": "ok"}

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db, run_after_commit
-from app.indexing.documents import documents_for, document_from, public_documents
+from app.indexing.documents import document_from, documents_for, public_documents
 from app.indexing.engines import database_index, engines
 from app.indexing.models import SearchOutbox
 from app.models_base import utcnow

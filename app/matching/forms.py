@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import FloatField, IntegerField, SelectField, SelectMultipleField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -37,7 +38,7 @@ class MatchingProfileForm(FlaskForm):
     weekdays = SelectMultipleField(
         _l("Weekdays you are available"),
         coerce=int,
-        choices=[(n, name) for n, name in WEEKDAY_NAMES],
+        choices=[SelectChoice(n, name) for n, name in WEEKDAY_NAMES],
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
     )

@@ -12,7 +12,7 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.models import Membership, Organisation, OrgKind, OrgStatus, Role, User
 from app.claims import services as claims
@@ -327,9 +327,8 @@ def _open_shifts(session: Session, area_code: str, today: date) -> list[Shift]:
             Shift.places_taken < Shift.places,
         )
     )
-    return list(
-        session.scalars(in_area(query, Need.district_code, area_code).order_by(Shift.day, Shift.id))
-    )
+    query = in_area(query, Need.district_code, area_code).options(selectinload(Shift.need))
+    return list(session.scalars(query.order_by(Shift.day, Shift.id)))
 
 
 def _busy_members(
@@ -410,19 +409,10 @@ class PlanView:
     plan: planner.SeasonPlan
     shifts: dict[int, Shift]
     teams: dict[int, Organisation]
+    unfilled: list[tuple[Shift, int]]  # shifts the plan leaves with open places, how many
 
     def rows(self) -> list[tuple[planner.PlannedBooking, Shift, Organisation]]:
         return [(b, self.shifts[b.shift_id], self.teams[b.team_id]) for b in self.plan.bookings]
-
-    @property
-    def unfilled(self) -> list[tuple[Shift, int]]:
-        """Shifts the plan leaves with open places, and how many."""
-        left = []
-        for shift in self.shifts.values():
-            missing = shift.places_left - self.plan.filled_on(shift.id)
-            if missing > 0:
-                left.append((shift, missing))
-        return left
 
 
 def season_plan(session: Session, actor: User, today: date) -> PlanView:
@@ -434,7 +424,15 @@ def season_plan(session: Session, actor: User, today: date) -> PlanView:
         _plan_teams(session, teams, (s.day for s in shifts)),
         [_plan_shift(s) for s in shifts],
     )
-    return PlanView(plan, {s.id: s for s in shifts}, {t.id: t for t in teams})
+    filled: dict[int, int] = {}
+    for booking in plan.bookings:
+        filled[booking.shift_id] = filled.get(booking.shift_id, 0) + booking.people
+    unfilled = [
+        (s, s.places_left - filled.get(s.id, 0))
+        for s in shifts
+        if s.places_left > filled.get(s.id, 0)
+    ]
+    return PlanView(plan, {s.id: s for s in shifts}, {t.id: t for t in teams}, unfilled)
 
 
 @dataclass(frozen=True)
@@ -478,7 +476,11 @@ def accept_plan(
     area = _require_caseworker(actor)
     shifts = {
         s.id: s
-        for s in session.scalars(select(Shift).where(Shift.id.in_({i.shift_id for i in items})))
+        for s in session.scalars(
+            select(Shift)
+            .where(Shift.id.in_({i.shift_id for i in items}))
+            .options(selectinload(Shift.need))
+        )
     }
     for shift in shifts.values():
         if not gazetteer.covers(area, shift.need.district_code):
@@ -520,10 +522,12 @@ def _book_line(
     if not plan_teams:
         raise ValidationFailed(_l("This team is no longer verified or has no base or members."))
     plan_team = plan_teams[0]
+    if not plan_team.available_on(shift.day):
+        raise ValidationFailed(_l("This team is not available on that day."))
+    if plan_team.free_on(shift.day) <= 0:
+        raise ValidationFailed(_l("No member of this team is free on that day."))
     if planner.reach_km(plan_team, _plan_shift(shift)) is None:
-        raise ValidationFailed(
-            _l("This team is no longer available that day, or the shift is out of its reach.")
-        )
+        raise ValidationFailed(_l("This shift is beyond the team's travel radius."))
     signups = claims.book_for_team(
         session, shift, team, actor, min(people, plan_team.free_on(shift.day))
     )

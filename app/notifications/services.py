@@ -142,7 +142,10 @@ MESSAGES: dict[Kind, _Message] = {
     ),
     Kind.DONATION_LOGGED: _Message(
         _l('A donation for "%(title)s" was logged'),
-        _l('A donor logged a donation for "%(title)s". Please confirm once it has been received.'),
+        _l(
+            'A company logged a donation for "%(title)s". Please confirm once it has been '
+            "received."
+        ),
     ),
     Kind.DONATION_RECEIVED: _Message(
         _l('Your donation for "%(title)s" was received'),
