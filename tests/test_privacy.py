@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from sqlalchemy import select
 
 from app.accounts.services import issue_token
 from app.needs.models import NeedState
@@ -53,7 +54,8 @@ def test_canary_reaches_no_public_surface(client, auth, canary_need, caplog):
     urls = [
         "/", "/needs", f"/needs/{canary_need.id}", "/needs?city=440100",
         "/api/v1/needs", f"/api/v1/needs/{canary_need.id}", "/api/v1/needs?district=440106",
-        "/api/v1/openapi.json",
+        "/api/v1/openapi.json", "/leaderboards", "/rewards", "/api/v1/leaderboards",
+        "/api/v1/rewards", "/healthz",
     ]
     for url in urls:
         response = client.get(url)
@@ -124,3 +126,33 @@ def test_story_naming_the_household_is_refused(session):
     with pytest.raises(ValidationFailed) as excinfo:
         services.create_need(session, caseworker, household, data)
     assert "story" in excinfo.value.errors
+
+
+def test_canary_absent_from_claimer_pages_notifications_and_reports(
+    client, auth, canary_need, session, no_mail
+):
+    """A donor who claimed (hand-over) and a company reading its impact report see nothing
+    of the household; neither do notifications."""
+    from app.claims import services as claims
+    from app.notifications.models import Notification, OutboxEmail
+    from tests.factories import OrganisationFactory, member_of
+
+    company = member_of(OrganisationFactory(verified=True))
+    claim = claims.claim_need(session, canary_need, company)
+    claims.mark_delivered(session, claim, company, "已送到服务站")
+    from app.accounts.models import User
+
+    worker = session.get(User, canary_need.created_by_id)
+    claims.confirm_delivery(session, claim, worker, follow_up_days=0)
+    notices = session.scalars(select(Notification)).all()
+    emails = session.scalars(select(OutboxEmail)).all()
+    assert notices and emails
+    _assert_clean(" ".join(n.subject + n.body for n in notices))
+    _assert_clean(" ".join(e.subject + e.body for e in emails))
+    auth.login(company)
+    for url in ["/claims/mine", f"/claims/{claim.id}", "/points", "/notifications",
+                "/organisation/impact?period=all", "/organisation/impact.csv?period=all",
+                f"/companies/{company.organisation.id}"]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        _assert_clean(response.get_data(as_text=True))
