@@ -222,8 +222,8 @@ def handle_event(session: Session, event: Any) -> bool:
 
 
 def _donation_for(session: Session, checkout: Any) -> CashDonation | None:
-    donation_id = (checkout.get("metadata") or {}).get("donation_id")
-    donation = session.get(CashDonation, int(donation_id)) if str(donation_id).isdigit() else None
+    donation_id = str((checkout.get("metadata") or {}).get("donation_id") or "")
+    donation = session.get(CashDonation, int(donation_id)) if donation_id.isdigit() else None
     if donation is None or donation.checkout_session_id != checkout.get("id"):
         log.warning("webhook for an unknown checkout session %s", checkout.get("id"))
         return None
@@ -340,7 +340,7 @@ def send_due_refunds() -> int:
             try:
                 client().v1.refunds.create(
                     params={
-                        "payment_intent": donation.payment_intent_id,
+                        "payment_intent": donation.payment_intent_id or "",
                         "amount": donation.refund_due_minor,
                         "metadata": {
                             "donation_id": str(donation.id),
