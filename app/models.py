@@ -3,6 +3,7 @@
 from app.accounts.models import ApiKey, Membership, Organisation, OrganisationSkill, User
 from app.claims.models import Claim, Donation, FollowUp, Shift, ShiftSignup
 from app.extensions import Base
+from app.indexing.models import SearchOutbox
 from app.needs.models import Household, Need, NeedEvent
 from app.notifications.models import Notification, OutboxEmail
 from app.payments.models import CashDonation, StripeEvent
@@ -28,6 +29,7 @@ __all__ = [
     "PointsEntry",
     "Redemption",
     "Reward",
+    "SearchOutbox",
     "Shift",
     "ShiftSignup",
     "StripeEvent",

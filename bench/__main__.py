@@ -34,8 +34,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         columns += [key for key in row if key not in columns]
     cells = [[_cell(row.get(column)) for column in columns] for row in rows]
-    widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
-    numeric = [all(_is_number(row.get(c)) for row in rows if row.get(c) is not None) for c in columns]
+    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
+    numeric = [all(_is_number(r.get(c)) for r in rows if r.get(c) is not None) for c in columns]
 
     def line(values: list[str]) -> str:
         return "  ".join(

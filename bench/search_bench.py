@@ -42,22 +42,103 @@ SEED = 2026
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
-ITEMS = ["电饭煲", "书包", "棉被", "轮椅", "台灯", "助听器", "电风扇", "冰箱", "校服", "保温杯",
-         "老花镜", "拐杖", "收音机", "热水器", "洗衣机", "电脑", "课桌", "蚊帐", "雨衣", "暖风机"]
-TASKS = ["插秧", "割稻", "采摘荔枝", "农场除草", "搭大棚", "收甘蔗", "施肥", "种菜", "摘茶叶", "挖番薯"]
-REPAIRS = ["安装扶手", "浴室防滑", "屋顶补漏", "电线改造", "燃气阀门", "门窗维修", "墙面加固",
-           "厨房改造", "水管更换", "照明改造"]
-PEOPLE = ["独居老人", "困难家庭", "残疾人家庭", "留守儿童", "低保户", "特困老人", "单亲家庭",
-          "重病患者家庭"]
-SITUATIONS = ["生活比较困难", "行动不便", "收入微薄", "无劳动能力", "年老体弱", "家中无人照顾",
-              "孩子正在上学", "刚做完手术"]
+ITEMS = [
+    "电饭煲",
+    "书包",
+    "棉被",
+    "轮椅",
+    "台灯",
+    "助听器",
+    "电风扇",
+    "冰箱",
+    "校服",
+    "保温杯",
+    "老花镜",
+    "拐杖",
+    "收音机",
+    "热水器",
+    "洗衣机",
+    "电脑",
+    "课桌",
+    "蚊帐",
+    "雨衣",
+    "暖风机",
+]
+TASKS = [
+    "插秧",
+    "割稻",
+    "采摘荔枝",
+    "农场除草",
+    "搭大棚",
+    "收甘蔗",
+    "施肥",
+    "种菜",
+    "摘茶叶",
+    "挖番薯",
+]
+REPAIRS = [
+    "安装扶手",
+    "浴室防滑",
+    "屋顶补漏",
+    "电线改造",
+    "燃气阀门",
+    "门窗维修",
+    "墙面加固",
+    "厨房改造",
+    "水管更换",
+    "照明改造",
+]
+PEOPLE = [
+    "独居老人",
+    "困难家庭",
+    "残疾人家庭",
+    "留守儿童",
+    "低保户",
+    "特困老人",
+    "单亲家庭",
+    "重病患者家庭",
+]
+SITUATIONS = [
+    "生活比较困难",
+    "行动不便",
+    "收入微薄",
+    "无劳动能力",
+    "年老体弱",
+    "家中无人照顾",
+    "孩子正在上学",
+    "刚做完手术",
+]
 BIG_CITIES = ("4401", "4403", "4406", "4419")  # Guangzhou, Shenzhen, Foshan, Dongguan
 NEED_COLUMNS = (
-    "id", "kind", "household_id", "created_by_id", "title", "story", "category",
-    "district_code", "urgency", "approx_lat", "approx_lng", "state", "rejection_reason",
-    "created_at", "updated_at", "published_at", "item", "quantity", "estimated_value_yuan",
-    "task", "window_start", "window_end", "volunteers_needed", "hours_per_volunteer",
-    "repair_category", "estimated_cost_yuan", "exception_note", "light", "light_reason",
+    "id",
+    "kind",
+    "household_id",
+    "created_by_id",
+    "title",
+    "story",
+    "category",
+    "district_code",
+    "urgency",
+    "approx_lat",
+    "approx_lng",
+    "state",
+    "rejection_reason",
+    "created_at",
+    "updated_at",
+    "published_at",
+    "item",
+    "quantity",
+    "estimated_value_yuan",
+    "task",
+    "window_start",
+    "window_end",
+    "volunteers_needed",
+    "hours_per_volunteer",
+    "repair_category",
+    "estimated_cost_yuan",
+    "exception_note",
+    "light",
+    "light_reason",
     "thank_you",
 )
 
@@ -85,7 +166,10 @@ def _needs(n: int, user_id: int, households: int) -> Iterator[tuple[Any, ...]]:
     cells: dict[tuple[float, float], tuple[float, float]] = {}
     for need_id in range(1, n + 1):
         district = rng.choices(districts, weights)[0]
-        raw = (round(district.lat + rng.gauss(0, 0.07), 3), round(district.lng + rng.gauss(0, 0.07), 3))
+        raw = (
+            round(district.lat + rng.gauss(0, 0.07), 3),
+            round(district.lng + rng.gauss(0, 0.07), 3),
+        )
         if raw not in cells:  # the public location: the centre of a 0.05 degree cell
             cells[raw] = gazetteer.snap_to_grid(*raw, 0.05)
         lat, lng = cells[raw]
@@ -95,17 +179,36 @@ def _needs(n: int, user_id: int, households: int) -> Iterator[tuple[Any, ...]]:
         story = f"{rng.choice(PEOPLE)}{rng.choice(SITUATIONS)}，希望得到{thing}方面的帮助。"
         published = now - timedelta(minutes=rng.randrange(0, 120 * 24 * 60))
         yield (
-            need_id, kind, 1 + need_id % households, user_id, f"{prefix}：{thing}", story,
-            rng.choice(("living", "education", "medical", "housing")), district.code,
-            rng.choice(("low", "normal", "normal", "high", "critical")), lat, lng, "published",
-            "", published, published, published,
-            thing if kind == "micro_wish" else None, 1 if kind == "micro_wish" else None,
+            need_id,
+            kind,
+            1 + need_id % households,
+            user_id,
+            f"{prefix}：{thing}",
+            story,
+            rng.choice(("living", "education", "medical", "housing")),
+            district.code,
+            rng.choice(("low", "normal", "normal", "high", "critical")),
+            lat,
+            lng,
+            "published",
+            "",
+            published,
+            published,
+            published,
+            thing if kind == "micro_wish" else None,
+            1 if kind == "micro_wish" else None,
             300 if kind == "micro_wish" else None,
-            thing if kind == "farm_help" else None, start if kind == "farm_help" else None,
-            end if kind == "farm_help" else None, 5 if kind == "farm_help" else None,
+            thing if kind == "farm_help" else None,
+            start if kind == "farm_help" else None,
+            end if kind == "farm_help" else None,
+            5 if kind == "farm_help" else None,
             4 if kind == "farm_help" else None,
-            "other" if kind == "repair" else None, 3000 if kind == "repair" else None,
-            "", "green", "", "",
+            "other" if kind == "repair" else None,
+            3000 if kind == "repair" else None,
+            "",
+            "green",
+            "",
+            "",
         )
 
 
@@ -122,13 +225,15 @@ def _queries(count: int) -> list[Query]:
         text = rng.choice(words)
         if rng.random() < 0.3:
             text = f"{rng.choice(PEOPLE)} {text}"
-        queries.append(Query(
-            text=text,
-            lat=district.lat + rng.gauss(0, 0.03),
-            lng=district.lng + rng.gauss(0, 0.03),
-            radius_km=float(rng.choice((5, 10, 20, 30))),
-            by_distance=rng.random() < 0.5,
-        ))
+        queries.append(
+            Query(
+                text=text,
+                lat=district.lat + rng.gauss(0, 0.03),
+                lng=district.lng + rng.gauss(0, 0.03),
+                radius_km=float(rng.choice((5, 10, 20, 30))),
+                by_distance=rng.random() < 0.5,
+            )
+        )
     return queries
 
 
@@ -139,8 +244,13 @@ def _build(app: Any, n: int) -> dict[str, float]:
     from app.indexing import reindex_database
 
     session = db.session
-    user = User(email="bench@bench.example", password_hash="x", display_name="bench",
-                role=Role.CASEWORKER, area_code="440000")
+    user = User(
+        email="bench@bench.example",
+        password_hash="-",  # noqa: S106 (nobody signs in as this user)
+        display_name="bench",
+        role=Role.CASEWORKER,
+        area_code="440000",
+    )
     session.add(user)
     session.commit()
     households = max(1, n // 20)
@@ -157,7 +267,7 @@ def _build(app: Any, n: int) -> dict[str, float]:
             for i in range(1, households + 1)
         ]
         household_sql = (
-            'households (id, district_code, created_by_id, name, id_number, phone, address, '
+            "households (id, district_code, created_by_id, name, id_number, phone, address, "
             '"group", need_score, notes, created_at)'
         )
         needs_sql = f"needs ({', '.join(NEED_COLUMNS)})"
@@ -172,12 +282,13 @@ def _build(app: Any, n: int) -> dict[str, float]:
             marks = ", ".join("?" * len(NEED_COLUMNS))
             cursor.execute("BEGIN")
             cursor.executemany(
-                f"INSERT INTO {household_sql} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO {household_sql} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
                 [_sqlite_row(r) for r in household_rows],
             )
             cursor.executemany(
                 f"INSERT INTO {needs_sql} VALUES ({marks})",  # noqa: S608 (constants)
-                (_sqlite_row(r) for r in _needs(n, user.id, households)),
+                # sqlite3 takes any iterable: the rows stream rather than sit in memory
+                (_sqlite_row(r) for r in _needs(n, user.id, households)),  # type: ignore[arg-type]
             )
         raw.commit()
     finally:
@@ -193,8 +304,11 @@ def _build(app: Any, n: int) -> dict[str, float]:
 def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
     """Datetimes as SQLAlchemy stores them in SQLite (UTC, no zone)."""
     return tuple(
-        v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime)
-        else v.isoformat() if hasattr(v, "isoformat") else v
+        v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if isinstance(v, datetime)
+        else v.isoformat()
+        if hasattr(v, "isoformat")
+        else v
         for v in row
     )
 
@@ -230,17 +344,25 @@ def _postgres_database(base: str, name: str) -> str:
 
 
 def _ready(app: Any, n: int) -> bool:
-    """Whether the database already holds this dataset, indexed."""
+    """Whether the database already holds this dataset, indexed the way the code reads it
+    (a dataset from older code fails the trial search and is built again)."""
     from sqlalchemy import text
 
     from app.extensions import db
+    from app.indexing import database_index
+    from search import Point, SearchQuery
 
     try:
         count = db.session.execute(text("SELECT count(*) FROM search_documents")).scalar()
         needs = db.session.execute(text("SELECT count(*) FROM needs")).scalar()
+        database_index(db.session).search(
+            SearchQuery(text=ITEMS[0], near=Point(23.13, 113.26), radius_km=5)
+        )
     except Exception:
         db.session.rollback()
         return False
+    finally:
+        db.session.rollback()
     return count == n and needs == n
 
 
@@ -289,33 +411,38 @@ def _app_search(connection: Any) -> Callable[[Query], Any]:
     backend = database_backend(connection)
 
     def run(q: Query) -> Any:
-        return backend.search(SearchQuery(
-            text=q.text, near=Point(q.lat, q.lng), radius_km=q.radius_km,
-            sort=Sort.DISTANCE if q.by_distance else Sort.RELEVANCE,
-        ))
+        return backend.search(
+            SearchQuery(
+                text=q.text,
+                near=Point(q.lat, q.lng),
+                radius_km=q.radius_km,
+                sort=Sort.DISTANCE if q.by_distance else Sort.RELEVANCE,
+            )
+        )
 
     return run
 
 
+# The app's candidate statements (words lead, each row's point checked against the box),
+# with the distance filter, the order and the page done by the engine itself.
 SQLITE_RAW = """
 SELECT need_id, km FROM (
-  SELECT d.need_id, -bm25(search_fts, 2.0, 1.0) AS score,
+  SELECT d.need_id, {score} AS score,
          2 * 6371.0088 * asin(sqrt(
            power(sin(radians(d.lat - :lat) / 2), 2)
            + cos(radians(:lat)) * cos(radians(d.lat)) * power(sin(radians(d.lng - :lng) / 2), 2)
          )) AS km
-  FROM search_fts JOIN search_documents d ON d.need_id = search_fts.rowid
-  JOIN search_rtree r ON r.id = d.need_id
+  FROM search_fts CROSS JOIN search_documents d ON d.need_id = search_fts.rowid
   WHERE search_fts MATCH :match AND d.state = 'published'
-    AND r.max_lat >= :south AND r.min_lat <= :north AND r.max_lng >= :west AND r.min_lng <= :east
+    AND d.lat BETWEEN :south AND :north AND d.lng BETWEEN :west AND :east
 ) WHERE km <= :radius ORDER BY {order} LIMIT 20
 """
 
 POSTGRES_RAW = """
 SELECT need_id, earth_distance(ll_to_earth(%(lat)s, %(lng)s), ll_to_earth(lat, lng)) / 1000 AS km
 FROM search_documents d, plainto_tsquery('simple', %(words)s) AS words
-WHERE d.tokens @@ words AND d.state = 'published'
-  AND earth_box(ll_to_earth(%(lat)s, %(lng)s), %(metres)s) @> ll_to_earth(d.lat, d.lng)
+WHERE d.tokens @@ words AND d.cells && %(cells)s::integer[] AND d.state = 'published'
+  AND d.lat BETWEEN %(south)s AND %(north)s AND d.lng BETWEEN %(west)s AND %(east)s
   AND earth_distance(ll_to_earth(%(lat)s, %(lng)s), ll_to_earth(d.lat, d.lng)) <= %(metres)s
 ORDER BY {order} LIMIT 20
 """
@@ -329,14 +456,24 @@ def _raw_search(engine: Any) -> Callable[[Query], Any]:
     cursor = raw.cursor()
 
     if engine.dialect.name == "sqlite":
-        by_score = SQLITE_RAW.format(order="score DESC, need_id DESC")
-        by_km = SQLITE_RAW.format(order="km, need_id")
+        by_score = SQLITE_RAW.format(
+            score="-bm25(search_fts, 2.0, 1.0)", order="score DESC, need_id DESC"
+        )
+        by_km = SQLITE_RAW.format(score="0", order="km, need_id")
 
         def run_sqlite(q: Query) -> Any:
             box = geo.bounding_box(geo.Point(q.lat, q.lng), q.radius_km)
             match = " ".join(f'"{w}"' for w in segment(q.text))
-            params = {"lat": q.lat, "lng": q.lng, "radius": q.radius_km, "match": match,
-                      "south": box.south, "north": box.north, "west": box.west, "east": box.east}
+            params = {
+                "lat": q.lat,
+                "lng": q.lng,
+                "radius": q.radius_km,
+                "match": match,
+                "south": box.south,
+                "north": box.north,
+                "west": box.west,
+                "east": box.east,
+            }
             return cursor.execute(by_km if q.by_distance else by_score, params).fetchall()
 
         return run_sqlite
@@ -345,8 +482,18 @@ def _raw_search(engine: Any) -> Callable[[Query], Any]:
     by_km_pg = POSTGRES_RAW.format(order="km, need_id")
 
     def run_postgres(q: Query) -> Any:
-        params = {"lat": q.lat, "lng": q.lng, "words": " ".join(segment(q.text)),
-                  "metres": q.radius_km * 1000}
+        box = geo.bounding_box(geo.Point(q.lat, q.lng), q.radius_km)
+        params = {
+            "lat": q.lat,
+            "lng": q.lng,
+            "words": " ".join(segment(q.text)),
+            "metres": q.radius_km * 1000,
+            "south": box.south,
+            "north": box.north,
+            "west": box.west,
+            "east": box.east,
+            "cells": geo.cells_covering(box),
+        }
         cursor.execute(by_km_pg if q.by_distance else by_rank, params)
         rows = cursor.fetchall()
         raw.commit()
@@ -407,24 +554,37 @@ def _elasticsearch_rows(app: Any, n: int, queries: list[Query]) -> list[dict[str
         backend.rebuild(public_documents(db.session))
 
     def search_query(q: Query) -> SearchQuery:
-        return SearchQuery(text=q.text, near=Point(q.lat, q.lng), radius_km=q.radius_km,
-                           sort=Sort.DISTANCE if q.by_distance else Sort.RELEVANCE)
+        return SearchQuery(
+            text=q.text,
+            near=Point(q.lat, q.lng),
+            radius_km=q.radius_km,
+            sort=Sort.DISTANCE if q.by_distance else Sort.RELEVANCE,
+        )
 
     rows = []
     p50, p95 = _time(queries, lambda q: backend.search(search_query(q)))
     rows.append(_row("elasticsearch", "app", n, len(queries), p50, p95))
     raw_p50, raw_p95 = _time(
-        queries, lambda q: client.search(index=backend.alias, **backend.search_request(search_query(q)))
+        queries,
+        lambda q: client.search(index=backend.alias, **backend.search_request(search_query(q))),
     )
     rows.append(_row("elasticsearch", "raw", n, len(queries), raw_p50, raw_p95))
     rows.append(_ratios("elasticsearch", p50, raw_p50, None))
     return rows
 
 
-def _row(engine: str, method: str, n: int, queries: int, p50: float, p95: float,
-         note: str = "") -> dict[str, Any]:
-    return {"engine": engine, "method": method, "needs": n, "queries": queries,
-            "p50_ms": round(p50, 3), "p95_ms": round(p95, 3), "note": note}
+def _row(
+    engine: str, method: str, n: int, queries: int, p50: float, p95: float, note: str = ""
+) -> dict[str, Any]:
+    return {
+        "engine": engine,
+        "method": method,
+        "needs": n,
+        "queries": queries,
+        "p50_ms": round(p50, 3),
+        "p95_ms": round(p95, 3),
+        "note": note,
+    }
 
 
 def _ratios(engine: str, app_p50: float, raw_p50: float, naive_p50: float | None) -> dict[str, Any]:
@@ -452,21 +612,33 @@ def run(args: Any) -> list[dict[str, Any]]:
         if url is None:
             rows.append({"engine": engine_name, "method": "-", "needs": n, "note": note})
             continue
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench" * 8,
-                          "SHANLIAN_ENV": "testing", "SEARCH_BACKEND": "database"})
+        app = create_app(
+            {
+                "DATABASE_URL": url,
+                "SECRET_KEY": "bench" * 8,
+                "SHANLIAN_ENV": "testing",
+                "SEARCH_BACKEND": "database",
+            }
+        )
         with app.app_context():
             engine = db.engine
             assert engine is not None
             if not _ready(app, n):
-                db.session.remove()
+                db.remove()
                 engine.dispose()  # no connection may keep the old file open
                 _reset(url)
                 migrate.upgrade(engine)
                 build = _build(app, n)
-                rows.append({"engine": engine_name, "method": "build", "needs": n,
-                             "note": f"insert {build['insert_s']:.0f} s, "
-                                     f"index (app reindex) {build['index_s']:.0f} s"})
-            db.session.remove()
+                rows.append(
+                    {
+                        "engine": engine_name,
+                        "method": "build",
+                        "needs": n,
+                        "note": f"insert {build['insert_s']:.0f} s, "
+                        f"index (app reindex) {build['index_s']:.0f} s",
+                    }
+                )
+            db.remove()
             if engine.dialect.name == "postgresql":
                 with engine.begin() as connection:
                     connection.exec_driver_sql("ANALYZE")
@@ -476,8 +648,17 @@ def run(args: Any) -> list[dict[str, Any]]:
             raw_p50, raw_p95 = _time(queries, _raw_search(engine))
             rows.append(_row(engine_name, "raw", n, len(queries), raw_p50, raw_p95))
             naive_p50, naive_p95 = _time(naive_queries, _naive_search(engine), warmup=1)
-            rows.append(_row(engine_name, "naive", n, len(naive_queries), naive_p50, naive_p95,
-                             "LIKE scan + geopy in Python"))
+            rows.append(
+                _row(
+                    engine_name,
+                    "naive",
+                    n,
+                    len(naive_queries),
+                    naive_p50,
+                    naive_p95,
+                    "LIKE scan + geopy in Python",
+                )
+            )
             rows.append(_ratios(engine_name, app_p50, raw_p50, naive_p50))
             if os.environ.get("ELASTICSEARCH_URL") and engine_name == "sqlite":
                 rows += _elasticsearch_rows(app, n, queries)

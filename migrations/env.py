@@ -22,6 +22,12 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
+def _include_name(name: str | None, type_: str, _parents: Any) -> bool:
+    from search import is_index_table
+
+    return not (type_ == "table" and name is not None and is_index_table(name))
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -29,6 +35,8 @@ def _configure(connection: Connection) -> None:
         # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # The search index's tables (FTS5, R*Tree, ...) are managed by hand in migrations.
+        include_name=_include_name,
         render_item=_render_item,
     )
 

@@ -327,7 +327,8 @@ class ElasticsearchBackend:
     def _new_index(self, **settings: Any) -> str:
         name = f"{self.alias}-{datetime.now(UTC):%Y%m%d%H%M%S%f}"
         self.client.indices.create(
-            index=name, settings={**SETTINGS, "index": settings} if settings else SETTINGS,
+            index=name,
+            settings={**SETTINGS, "index": settings} if settings else SETTINGS,
             mappings=MAPPINGS,
         )
         return name

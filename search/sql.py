@@ -6,12 +6,16 @@ and each engine adds its own structures, created by the migration:
 - SQLite: ``search_fts``, an FTS5 table over the segmented title and body (rowid = need
   id), and ``search_rtree``, an R*Tree of the needs' public points for the bounding box.
 - PostgreSQL: a ``tokens`` tsvector column (``simple`` configuration over the segmented
-  words, title weighted above body) with a GIN index, and a GiST index on
+  words, title weighted above body) in a GIN index together with ``cells``, the grid
+  cells of the need's point (``search.geo.cell_keys``), and a GiST index on
   ``ll_to_earth(lat, lng)`` (the ``earthdistance`` extension) for the distance box.
 
-Both then decide "within R km" and order by distance with the exact geodesic distance
-(``search.geo``), in Python, over the few candidates the index lets through. Writes run on
-the caller's connection, inside its transaction: the index changes when the need does.
+Which index leads depends on the search (measured at 1,000,000 needs, see ``bench/``):
+the words when there are words, each matching row's point then checked against the box;
+the spatial index for a place alone. Both engines then decide "within R km" and order by
+distance with the exact geodesic distance (``search.geo``), in Python, over the few
+candidates the index lets through. Writes run on the caller's connection, inside its
+transaction: the index changes when the need does.
 """
 
 # ruff: noqa: S608 (the SQL here is assembled from this module's own table and column
@@ -20,10 +24,11 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, text
 
@@ -47,9 +52,7 @@ RTREE = "search_rtree"
 INDEX_TABLES = (DOCUMENTS, FTS, RTREE)
 REBUILD_BATCH = 2_000
 
-_COLUMNS = (
-    "d.need_id, d.kind, d.district_code, d.lat, d.lng, d.is_open, d.urgency, d.published_ts"
-)
+_COLUMNS = "d.need_id, d.kind, d.district_code, d.lat, d.lng, d.is_open, d.urgency, d.published_ts"
 _DOCUMENT_INSERT = (
     f"INSERT INTO {DOCUMENTS} (need_id, state, is_open, kind, category, district_code, "
     "city_code, urgency, published_ts, lat, lng{extra_columns}) VALUES (:need_id, :state, "
@@ -80,8 +83,9 @@ class _Statement:
         return statement
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):
+    """One row of a search around a point (a tuple: there are thousands per search)."""
+
     need_id: int
     kind: str
     district_code: str
@@ -91,10 +95,6 @@ class _Candidate:
     urgency: int
     published_ts: float
     score: float
-
-    @property
-    def point(self) -> Point:
-        return Point(self.lat, self.lng)
 
 
 _ORDER_SQL = {
@@ -133,6 +133,8 @@ class DatabaseBackend:
         statement = _Statement(f"{DOCUMENTS} d")
         if query.words:
             self._match_words(statement, query.words)
+            if query.effective_sort is not Sort.RELEVANCE:
+                statement.score = "0"  # ranking costs; only relevance needs it
         if query.near is not None:
             self._near_box(statement, query.near, query.radius)
         states = query.effective_states
@@ -183,9 +185,10 @@ class DatabaseBackend:
         """A point: the index gives the candidates in a box, the geodesic decides."""
         rows = self.connection.execute(
             statement.sql(f"{_COLUMNS}, {statement.score} AS score"), statement.params
-        )
-        candidates = [_Candidate(*row) for row in rows]
-        inside = geo.within(candidates, _point_of, centre, query.radius)
+        ).all()  # one fetch: hundreds of rows, one at a time, cost more than the search
+        candidates = [_Candidate._make(row) for row in rows]
+        ruler = geo.Ruler(centre)
+        inside = geo.within(candidates, _point_of, ruler, query.radius)
         counts = Counter((c.kind, c.district_code) for c, _located in inside)
         facets = Facets.count((kind, district, n) for (kind, district), n in counts.items())
         stop = query.offset + query.per_page
@@ -194,12 +197,12 @@ class DatabaseBackend:
             ordered: list[tuple[_Candidate, geo.Located]] = []
             for is_open in (1, 0):  # open needs first, each group nearest first
                 group = [item for item in inside if item[0].is_open == is_open]
-                ordered += geo.nearest(group, _point_of, _need_id, centre, stop - len(ordered))
+                ordered += geo.nearest(group, _point_of, _need_id, ruler, stop - len(ordered))
         else:
             key = _order_key(sort)
             ordered = heapq.nsmallest(stop, inside, key=lambda item: key(item[0]))
         hits = [
-            Hit(c.need_id, geo.exact_km(located, centre, c.point))
+            Hit(c.need_id, ruler.of(located, c.lat, c.lng))
             for c, located in ordered[query.offset : stop]
         ]
         return SearchResults(hits, len(inside), facets, query.page, query.per_page, self.name)
@@ -281,20 +284,24 @@ class SqliteBackend(DatabaseBackend):
 
     def _near_box(self, statement: _Statement, centre: Point, radius_km: float) -> None:
         box = geo.bounding_box(centre, radius_km)
-        if statement.source.startswith(FTS):  # words, then the box by rowid, then the row
-            statement.source = (
-                f"{FTS} CROSS JOIN {RTREE} r ON r.id = {FTS}.rowid "
-                f"CROSS JOIN {DOCUMENTS} d ON d.need_id = r.id"
-            )
-        else:  # the box leads
-            statement.source = f"{RTREE} r CROSS JOIN {DOCUMENTS} d ON d.need_id = r.id"
+        statement.params.update(south=box.south, north=box.north, west=box.west, east=box.east)
+        if statement.source.startswith(FTS):
+            # Words and a place: the words lead, and each matching row's own point is
+            # checked against the box. Probing the R*Tree once per matching row costs more
+            # than reading the row (measured: 7.3 against 3.0 ms at 200,000 needs).
+            statement.where += [
+                "d.lat BETWEEN :south AND :north",
+                "d.lng BETWEEN :west AND :east",
+            ]
+            return
+        # A place alone: the R*Tree finds the points in the box.
+        statement.source = f"{RTREE} r CROSS JOIN {DOCUMENTS} d ON d.need_id = r.id"
         statement.where += [
             "r.max_lat >= :south",
             "r.min_lat <= :north",
             "r.max_lng >= :west",
             "r.min_lng <= :east",
         ]
-        statement.params.update(south=box.south, north=box.north, west=box.west, east=box.east)
 
     def remove(self, need_ids: Sequence[int]) -> None:
         if not need_ids:
@@ -357,14 +364,36 @@ class PostgresBackend(DatabaseBackend):
         statement.score = "ts_rank(d.tokens, words)"
 
     def _near_box(self, statement: _Statement, centre: Point, radius_km: float) -> None:
-        # earthdistance's sphere (6378.168 km) is a little larger than the mean one; the
-        # box is made generous enough for any geodesic distance up to the radius.
+        if "words" in statement.params:
+            # Words and a place: one lookup in the GIN index over (tokens, cells) finds the
+            # needs holding the words in the grid cells around the box, and each row's own
+            # point is then checked against the box. (With the GiST cube instead, the
+            # planner guesses the cube holds a few hundred rows whatever its size and
+            # reads them all: at 1,000,000 needs, 5 ms this way against 15-40 ms.)
+            box = geo.bounding_box(centre, radius_km)
+            statement.where += [
+                "d.cells && CAST(:cells AS integer[])",
+                "d.lat BETWEEN :south AND :north",
+                "d.lng BETWEEN :west AND :east",
+            ]
+            statement.params.update(
+                cells=geo.cells_covering(box),
+                south=box.south,
+                north=box.north,
+                west=box.west,
+                east=box.east,
+            )
+            return
+        # A place alone: the GiST index on ll_to_earth finds the points in a cube around
+        # it. earthdistance's sphere (6378.168 km) is a little larger than the mean one;
+        # the cube is made generous enough for any geodesic distance up to the radius.
         statement.where.append(
             "earth_box(ll_to_earth(:lat, :lng), :reach) @> ll_to_earth(d.lat, d.lng)"
         )
-        statement.params.update(
-            lat=centre.lat, lng=centre.lng, reach=radius_km * 1000 * (1 + 2 * geo.SPHERE_ERROR)
-        )
+        # At least a metre: PostgreSQL refuses float8 values as tiny as 5e-324 ("underflow"),
+        # which a radius just above 0 km would give.
+        reach = max(1.0, radius_km * 1000 * (1 + 2 * geo.SPHERE_ERROR))
+        statement.params.update(lat=centre.lat, lng=centre.lng, reach=reach)
 
     def remove(self, need_ids: Sequence[int]) -> None:
         if need_ids:
@@ -379,11 +408,17 @@ class PostgresBackend(DatabaseBackend):
         self.connection.execute(
             text(
                 _DOCUMENT_INSERT.format(
-                    extra_columns=", tokens", extra_values=f", {self._TOKENS}"
+                    extra_columns=", tokens, cells",
+                    extra_values=f", {self._TOKENS}, CAST(:cells AS integer[])",
                 )
             ),
             [
-                {**self._document_values(d), "title": d.title_words(), "body": d.body_words()}
+                {
+                    **self._document_values(d),
+                    "title": d.title_words(),
+                    "body": d.body_words(),
+                    "cells": geo.cell_keys(d.lat, d.lng),
+                }
                 for d in documents
             ],
         )
@@ -409,8 +444,7 @@ def database_backend(connection: Connection) -> DatabaseBackend:
     raise ValueError(f"no search backend for the {dialect} database")
 
 
-def _point_of(candidate: _Candidate) -> Point:
-    return candidate.point
+_point_of: Callable[[_Candidate], tuple[float, float]] = itemgetter(3, 4)  # (lat, lng)
 
 
 def _need_id(candidate: _Candidate) -> int:

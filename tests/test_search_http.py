@@ -91,7 +91,9 @@ def test_api_refuses_searches_it_cannot_run(client, query, field, words):
 
 def test_api_accepts_the_edges(client, session):
     for query in ("lat=23.1&lng=113.2&radius_km=500", "lat=23.1&lng=113.2&sort=distance",
-                  "q=%20", "sort=relevance", "lat=15&lng=104&radius_km=0.001"):
+                  "q=%20", "sort=relevance", "lat=15&lng=104&radius_km=0.001",
+                  "lat=15.0&lng=104.0&radius_km=5e-324&sort=newest",  # found by schemathesis
+                  "q=扶手&lat=15.0&lng=104.0&radius_km=5e-324"):
         assert client.get(f"/api/v1/needs?{query}").status_code == 200, query
 
 

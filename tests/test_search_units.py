@@ -83,6 +83,20 @@ def test_bounding_box_holds_the_whole_circle():
             assert box.west <= edge.longitude <= box.east
 
 
+def test_cells_covering_a_box_hold_every_point_in_it():
+    rng = random.Random(9)
+    for _ in range(300):
+        centre = Point(rng.uniform(18, 27), rng.uniform(105, 120))
+        box = geo.bounding_box(centre, rng.choice([1, 5, 10, 25, 60, 200, 500]))
+        covering = set(geo.cells_covering(box))
+        assert len(covering) <= 200
+        for _ in range(20):
+            lat, lng = rng.uniform(box.south, box.north), rng.uniform(box.west, box.east)
+            assert covering & set(geo.cell_keys(lat, lng)), (box, lat, lng)
+        for corner in ((box.south, box.west), (box.north, box.east)):
+            assert covering & set(geo.cell_keys(*corner))
+
+
 def _brute_force(points, centre, radius, count):
     exact = sorted((geo.geodesic_km(centre, p), i) for i, p in enumerate(points))
     return [(i, d) for d, i in exact if d <= radius][:count]
@@ -98,11 +112,12 @@ def test_within_and_nearest_agree_with_brute_force_at_the_edges():
         p = geodesic(kilometers=km).destination((centre.lat, centre.lng), rng.uniform(0, 360))
         points.append(Point(p.latitude, p.longitude))
     indexed = list(enumerate(points))
-    inside = geo.within(indexed, lambda item: item[1], centre, 10.0)
+    where = lambda item: (item[1].lat, item[1].lng)  # noqa: E731
+    inside = geo.within(indexed, where, geo.Ruler(centre), 10.0)
     expected = _brute_force(points, centre, 10.0, len(points))
     assert sorted(item[0] for item, _loc in inside) == sorted(i for i, _d in expected)
     for count in (1, 7, 20, len(expected)):
-        nearest = geo.nearest(inside, lambda item: item[1], lambda item: item[0], centre, count)
+        nearest = geo.nearest(inside, where, lambda item: item[0], geo.Ruler(centre), count)
         assert [item[0] for item, _loc in nearest] == [i for i, _d in expected[:count]]
         assert [loc.exact for _item, loc in nearest] == pytest.approx(
             [d for _i, d in expected[:count]], abs=1e-9)

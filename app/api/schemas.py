@@ -166,9 +166,7 @@ class NeedListQuerySchema(Schema):
         """lat and lng come together; a radius and sorting by distance need them."""
         if ("lat" in data) != ("lng" in data):
             missing = "lng" if "lat" in data else "lat"
-            raise ValidationError(
-                {missing: [_("Give both lat and lng (a point), or neither.")]}
-            )
+            raise ValidationError({missing: [_("Give both lat and lng (a point), or neither.")]})
         if "lat" in data:
             return
         errors: dict[str, list[str]] = {}

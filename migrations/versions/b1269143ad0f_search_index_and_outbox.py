@@ -6,7 +6,7 @@ Create Date: 2026-11-29 06:12:58.861070
 
 The search index lives in the database (see ``search/sql.py``): ``search_documents`` on
 every engine, plus FTS5 and R*Tree virtual tables on SQLite, or a tsvector column with a
-GIN index and an earthdistance GiST index on PostgreSQL. These are not models (the
+GIN index (with the grid cells of the point) and an earthdistance GiST index on PostgreSQL. These are not models (the
 engines own them), so they are written here by hand, per dialect.
 
 The words are segmented by jieba in Python, so this migration cannot fill the index:
@@ -70,7 +70,10 @@ def upgrade() -> None:
         op.execute('CREATE EXTENSION IF NOT EXISTS cube')
         op.execute('CREATE EXTENSION IF NOT EXISTS earthdistance')
         op.execute("ALTER TABLE search_documents ADD COLUMN tokens tsvector NOT NULL DEFAULT ''::tsvector")
-        op.execute('CREATE INDEX ix_search_documents_tokens ON search_documents USING gin (tokens)')
+        # The grid cells of the need's point (search/geo.py): in the same GIN index as the
+        # words, so "these words near there" is one index lookup.
+        op.execute("ALTER TABLE search_documents ADD COLUMN cells integer[] NOT NULL DEFAULT '{}'")
+        op.execute('CREATE INDEX ix_search_documents_words ON search_documents USING gin (tokens, cells)')
         op.execute('CREATE INDEX ix_search_documents_earth ON search_documents '
                    'USING gist (ll_to_earth(lat, lng))')
 

@@ -66,15 +66,26 @@
   });
   tiles.addTo(map);
 
+  // Public locations are grid-cell centres, so several needs often share one: one
+  // marker per place, its popup listing every need there.
+  var places = {};
   var points = [];
   needs.forEach(function (need) {
+    var key = need.lat + "," + need.lng;
+    if (!places[key]) {
+      places[key] = document.createElement("ul");
+      places[key].className = "map-needs";
+      window.L.circleMarker([need.lat, need.lng], { radius: 8, weight: 2 })
+        .bindPopup(places[key])
+        .addTo(map);
+      points.push([need.lat, need.lng]);
+    }
+    var item = document.createElement("li");
     var link = document.createElement("a"); // text, not HTML: titles are never markup
     link.href = need.url;
     link.textContent = need.title;
-    window.L.circleMarker([need.lat, need.lng], { radius: 8, weight: 2 })
-      .bindPopup(link)
-      .addTo(map);
-    points.push([need.lat, need.lng]);
+    item.appendChild(link);
+    places[key].appendChild(item);
   });
   map.fitBounds(points, { padding: [24, 24], maxZoom: 12 });
 })();
