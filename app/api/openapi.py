@@ -8,6 +8,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from app import MAX_ROW_ID
 from app.api import schemas
 
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -66,28 +67,13 @@ def build_openapi() -> dict[str, Any]:
             }
         },
     )
-    spec.path(
-        path="/needs/{need_id}",
-        operations={
-            "get": {
-                "summary": "One verified need",
-                "parameters": [
-                    {
-                        "in": "path",
-                        "name": "need_id",
-                        "required": True,
-                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-                    }
-                ],
-                "responses": {
-                    "200": {
-                        "description": "The need",
-                        "content": {"application/json": {"schema": "Need"}},
-                    },
-                    "404": _error("No public need with this id"),
-                },
-            }
-        },
+    _read(
+        spec,
+        "/needs/{need_id}",
+        "One verified need",
+        _json("The need", "Need"),
+        parameters=[_id_parameter("need_id")],
+        errors={"404": "No public need with this id"},
     )
     spec.path(
         path="/auth/token",
@@ -99,30 +85,11 @@ def build_openapi() -> dict[str, Any]:
                     "content": {"application/json": {"schema": "TokenRequest"}},
                 },
                 "responses": {
-                    "201": {
-                        "description": "A token",
-                        "content": {"application/json": {"schema": "Token"}},
-                    },
+                    "201": _json("A token", "Token"),
                     "400": _error("Not a JSON object"),
                     "403": _error("Wrong email or password"),
                     "422": _error("Invalid fields"),
                     "429": _error("Too many attempts"),
-                },
-            }
-        },
-    )
-    spec.path(
-        path="/me",
-        operations={
-            "get": {
-                "summary": "The account behind the token",
-                "security": [{"bearer": []}],
-                "responses": {
-                    "200": {
-                        "description": "The account",
-                        "content": {"application/json": {"schema": "Me"}},
-                    },
-                    "401": _error("Missing or invalid token"),
                 },
             }
         },
@@ -140,19 +107,6 @@ def build_openapi() -> dict[str, Any]:
         "CheckCode",
         "DonationRequest",
         "Donation",
-    ):
-        spec.components.schema(name, schema=getattr(schemas, f"{name}Schema"))
-    spec.path(
-        path="/me/claims",
-        operations={
-            "get": {
-                "summary": "My claims (and my organisation's, for its admins)",
-                "security": [{"bearer": []}],
-                "responses": {"200": _json("Claims", "ClaimList"), "401": _error("No valid token")},
-            }
-        },
-    )
-    for name in (
         "PointsEntry",
         "Points",
         "LeaderboardQuery",
@@ -163,55 +117,37 @@ def build_openapi() -> dict[str, Any]:
         "Redemption",
     ):
         spec.components.schema(name, schema=getattr(schemas, f"{name}Schema"))
-    spec.path(
-        path="/me/points",
-        operations={
-            "get": {
-                "summary": "My points balance and ledger (my organisation's, for its admins)",
-                "security": [{"bearer": []}],
-                "responses": {
-                    "200": _json("Balance and entries", "Points"),
-                    "401": _error("No valid token"),
-                },
-            }
-        },
+    _read(spec, "/me", "The account behind the token", _json("The account", "Me"), secured=True)
+    _read(
+        spec,
+        "/me/claims",
+        "My claims (and my organisation's, for its admins)",
+        _json("Claims", "ClaimList"),
+        secured=True,
     )
-    spec.path(
-        path="/leaderboards",
-        operations={
-            "get": {
-                "summary": "Points for confirmed help, ranked",
-                "parameters": [{"in": "query", "schema": schemas.LeaderboardQuerySchema}],
-                "responses": {
-                    "200": _json("The board", "Leaderboard"),
-                    "422": _error("Invalid filter"),
-                },
-            }
-        },
+    _read(
+        spec,
+        "/me/points",
+        "My points balance and ledger (my organisation's, for its admins)",
+        _json("Balance and entries", "Points"),
+        secured=True,
     )
-    spec.path(
-        path="/rewards",
-        operations={
-            "get": {
-                "summary": "Rewards in the points shop",
-                "responses": {"200": _json("Rewards on offer", "RewardList")},
-            }
-        },
+    _read(
+        spec,
+        "/leaderboards",
+        "Points for confirmed help, ranked",
+        _json("The board", "Leaderboard"),
+        parameters=[{"in": "query", "schema": schemas.LeaderboardQuerySchema}],
+        errors={"422": "Invalid filter"},
     )
+    _read(spec, "/rewards", "Rewards in the points shop", _json("Rewards on offer", "RewardList"))
     spec.path(
         path="/rewards/{reward_id}/redemptions",
         operations={
             "post": {
                 "summary": "Redeem a reward with points",
                 "security": [{"bearer": []}],
-                "parameters": [
-                    {
-                        "in": "path",
-                        "name": "reward_id",
-                        "required": True,
-                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-                    }
-                ],
+                "parameters": [_id_parameter("reward_id")],
                 "responses": {
                     "201": _json("The redemption and its code", "Redemption"),
                     "401": _error("No valid token"),
@@ -241,15 +177,7 @@ def build_openapi() -> dict[str, Any]:
             "responses": responses,
         }
         if "{" in path:
-            name = path.split("{")[1].split("}")[0]
-            operation["parameters"] = [
-                {
-                    "in": "path",
-                    "name": name,
-                    "required": True,
-                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-                }
-            ]
+            operation["parameters"] = [_id_parameter(path.split("{")[1].split("}")[0])]
         spec.path(path=path, operations={"post": operation})
     return spec.to_dict()
 
@@ -302,6 +230,38 @@ def _point_and_order_parameter() -> dict[str, Any]:
 
 def _json(description: str, schema: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _id_parameter(name: str) -> dict[str, Any]:
+    """A row id in the path: beyond INTEGER there is no row (the app answers 404)."""
+    return {
+        "in": "path",
+        "name": name,
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID},
+    }
+
+
+def _read(
+    spec: APISpec,
+    path: str,
+    summary: str,
+    ok: dict[str, Any],
+    *,
+    parameters: list[dict[str, Any]] | None = None,
+    secured: bool = False,
+    errors: dict[str, str] | None = None,
+) -> None:
+    """A GET operation: its 200 answer, and the errors it may give."""
+    operation: dict[str, Any] = {"summary": summary, "responses": {"200": ok}}
+    if parameters:
+        operation["parameters"] = parameters
+    if secured:
+        operation["security"] = [{"bearer": []}]
+        operation["responses"]["401"] = _error("Missing or invalid token")
+    for status, description in (errors or {}).items():
+        operation["responses"][status] = _error(description)
+    spec.path(path=path, operations={"get": operation})
 
 
 # (path, summary, request schema, response schema, success status, 409 meaning)
