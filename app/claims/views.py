@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -224,7 +225,7 @@ def signup(shift_id: int) -> Response:
     shift = get_or_404(db.session, Shift, shift_id)
     member_ids = [int(v) for v in request.form.getlist("member_ids") if v.isdigit()]
     signups = services.sign_up(db.session, shift, current_user, member_ids)
-    flash(_("%(n)s members signed up.", n=len(signups)), "info")
+    flash(ngettext("%(num)s member signed up.", "%(num)s members signed up.", len(signups)), "info")
     return redirect(url_for("needs.need_detail", need_id=shift.need_id))
 
 
@@ -295,7 +296,14 @@ def donations() -> str | Response:
                     db.session, current_user, csv_form.file.data
                 )
                 if not import_result.errors:
-                    flash(_("%(n)s donations logged.", n=import_result.created), "info")
+                    flash(
+                        ngettext(
+                            "%(num)s donation logged.",
+                            "%(num)s donations logged.",
+                            import_result.created,
+                        ),
+                        "info",
+                    )
                     return redirect(url_for("claims.donations"))
             elif request.form.get("action") == "log" and form.validate_on_submit():
                 donation_services.log_donation(
