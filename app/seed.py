@@ -342,8 +342,12 @@ def _make_need(
         # One shift per person per day: pick a team whose leader is free that day.
         from app.claims.services import free_members
 
-        free = [t for t in teams if t.organisation is not None and any(
-            m.id == t.id for m in free_members(session, t.organisation, need.window_start))]
+        free = [
+            t
+            for t in teams
+            if t.organisation is not None
+            and any(m.id == t.id for m in free_members(session, t.organisation, need.window_start))
+        ]
         claimer = rng.choice(free or teams)
     advance(session, need, state, worker=worker, verifier=verifier, claimer=claimer)
     return need

@@ -199,6 +199,8 @@ def stripe_enabled(app: Flask, stripe_server: Any, monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(app.config, "STRIPE_API_BASE", stripe_server.url)
     stripe_server.requests.clear()
     stripe_server.refunds.clear()
+    # Ids repeat between rolled-back tests; so would idempotency keys built from them.
+    stripe_server._by_key.clear()
     stripe_server.fail_refunds = False
     return stripe_server
 

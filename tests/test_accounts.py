@@ -209,3 +209,12 @@ def test_skills_declared_then_verified_by_admin(client, auth, session):
     session.expire_all()
     assert session.get(Organisation, org.id).has_skills(["electrician"])
     assert not session.get(Organisation, org.id).has_skills(["plumber"])
+
+
+def test_login_next_must_stay_on_the_site(client, session):
+    user = UserFactory()
+    for target in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        response = client.post(f"/login?next={target}", data={"email": user.email,
+                                                               "password": TEST_PASSWORD})
+        assert response.headers["Location"] == "/me", target
+        client.post("/logout")

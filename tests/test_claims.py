@@ -278,3 +278,22 @@ def test_a_member_cannot_be_on_two_shifts_the_same_day(session):
     with pytest.raises(Conflict):
         services.sign_up(session, afternoon, leader, [members[0].id])
     assert afternoon.places_taken == 0
+
+
+def test_cash_is_not_a_claim_method(session):
+    need = need_in_state(NeedState.PUBLISHED)
+    with pytest.raises(ValidationFailed):
+        services.claim_need(session, need, UserFactory(), DeliveryMethod.CASH)
+    assert need.state is NeedState.PUBLISHED
+
+
+def test_cancelling_the_last_sign_up_puts_farm_help_back_on_offer(session):
+    need = need_in_state(NeedState.PUBLISHED, FarmHelpFactory)
+    shift = _shift(session, need)
+    leader, members = _team(session, 1)
+    [signup] = services.sign_up(session, shift, leader, [members[0].id])
+    assert need.state is NeedState.CLAIMED
+    services.cancel_signup(session, signup, members[0])
+    session.refresh(need)
+    assert need.state is NeedState.PUBLISHED and need.claimant_id is None
+    assert need.events[-1].action == "release"

@@ -285,3 +285,27 @@ def test_caseworker_receives_and_allocates_pool_donation(client, auth, session, 
     auth.logout()
     auth.login(outsider)
     assert client.post(f"/donations/{logged.donation.id}/reject").status_code == 403
+
+
+def test_absurd_numbers_are_refused_not_crashing(client, auth, session, no_mail):
+    need = need_in_state(NeedState.PUBLISHED)
+    donor = UserFactory()
+    claim = services.claim_need(session, need, donor)
+    services.mark_delivered(session, claim, donor, "")
+    worker = session.get(User, need.created_by_id)
+    auth.login(worker)
+    response = client.post(f"/claims/{claim.id}/confirm", data={"follow_up_days": "999999999"})
+    assert response.status_code == 302  # clamped to a year
+    auth.logout()
+    company = member_of(OrganisationFactory(verified=True))
+    auth.login(company)
+    rows = ("item,quantity,value_yuan,need_id,district_code\n"
+            "米,²,10,,440106\n油,1,10,99999999999999999999,\n")
+    response = client.post("/donations", data={"action": "csv",
+                                                "csv-file": (io.BytesIO(rows.encode()), "x.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422
+    form = client.post("/donations", data={"action": "log", "d-item": "米", "d-quantity": "1",
+                                           "d-value_yuan": "1", "d-need_id": "99999999999999999999"})
+    assert form.status_code == 422
+    assert session.scalar(select(func.count(Donation.id))) == 0

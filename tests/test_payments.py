@@ -233,3 +233,61 @@ def test_receipt_and_giving_history(client, auth, session, stripe_enabled, no_ma
     auth.logout()
     auth.login(UserFactory())
     assert client.get(f"/payments/{gift.id}/receipt").status_code == 403
+
+
+def _funded(client, session, stripe_enabled, value=100):
+    need = wish(value)
+    donor = UserFactory()
+    gift = pay(session, stripe_enabled, need, donor, value)
+    deliver_webhook(client, stripe_enabled, stripe_enabled.event(gift.checkout_session_id))
+    need = session.get(Need, need.id)
+    claim = session.scalar(select(Claim).where(Claim.need_id == need.id))
+    return need, donor, claim
+
+
+def test_cash_claim_cannot_be_withdrawn_released_or_lapse(client, auth, session, stripe_enabled,
+                                                          no_mail):
+    from datetime import timedelta
+
+    from app.claims import services as claims
+    from app.errors import Conflict
+    from app.supervision.sweep import sweep
+
+    need, donor, claim = _funded(client, session, stripe_enabled)
+    auth.login(donor)
+    page = client.get(f"/claims/{claim.id}").get_data(as_text=True)
+    assert 'data-action="withdraw"' not in page
+    assert client.post(f"/claims/{claim.id}/withdraw", data={"note": "x"}).status_code == 409
+    with pytest.raises(Conflict):
+        claims.release_claim(session, session.get(Claim, claim.id),
+                             session.get(User, need.created_by_id), "不要了")
+    report = sweep(session, now=claim.due_at + timedelta(days=1))
+    assert report.claims_lapsed == 0
+    need = session.get(Need, need.id)
+    assert need.state is NeedState.CLAIMED and need.light.value == "red"
+
+
+def test_expired_need_refunds_partial_cash(client, session, stripe_enabled, no_mail):
+    from datetime import timedelta
+
+    from app.models_base import local_today
+    from app.supervision.sweep import sweep
+
+    need = wish(300)
+    gift = pay(session, stripe_enabled, need, UserFactory(), 100)
+    deliver_webhook(client, stripe_enabled, stripe_enabled.event(gift.checkout_session_id))
+    session.execute(Need.__table__.update().where(Need.id == need.id)
+                    .values(deadline=local_today() - timedelta(days=1)))
+    sweep(session)
+    session.commit()
+    session.expire_all()
+    assert session.get(Need, need.id).state is NeedState.EXPIRED
+    assert session.get(CashDonation, gift.id).status is CashStatus.REFUNDED
+    assert [r["amount"] for r in stripe_enabled.refunds] == [10_000]
+
+
+def test_unicode_digits_are_not_an_amount(client, auth, session, stripe_enabled):
+    need = wish(300)
+    auth.login(UserFactory())
+    for amount in ("²", "１２", "9" * 30):
+        assert client.post(f"/needs/{need.id}/give", data={"amount_yuan": amount}).status_code == 422

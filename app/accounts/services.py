@@ -379,8 +379,9 @@ def declare_skills(
     known = {s.value for s in Skill}
     wanted = set(skills)
     if not wanted <= known:
-        raise ValidationFailed(_l("Please correct the marked fields."),
-                               {"skills": [str(_l("Choose from the list."))]})
+        raise ValidationFailed(
+            _l("Please correct the marked fields."), {"skills": [str(_l("Choose from the list."))]}
+        )
     for existing in list(organisation.skills):
         if existing.skill not in wanted:
             organisation.skills.remove(existing)

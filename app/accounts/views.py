@@ -35,9 +35,14 @@ def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def is_local_path(target: str) -> bool:
+    """A path on this site: not ``//host``, and not ``/\\host`` (which browsers read alike)."""
+    return target.startswith("/") and not target.startswith("//") and "\\" not in target
+
+
 def _safe_next(default: str) -> str:
     target = request.args.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else default
+    return target if is_local_path(target) else default
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -135,10 +140,10 @@ def organisation() -> str | Response:
                 flash(_("Member added."), "info")
                 return redirect(url_for("accounts.organisation"))
             if action == "skills" and current_user.is_org_admin(org):
-                services.declare_skills(db.session, org, current_user,
-                                        request.form.getlist("skills"))
-                flash(_("Skills saved. New ones count once an admin has verified them."),
-                      "info")
+                services.declare_skills(
+                    db.session, org, current_user, request.form.getlist("skills")
+                )
+                flash(_("Skills saved. New ones count once an admin has verified them."), "info")
                 return redirect(url_for("accounts.organisation"))
             if action == "create_key" and key_form.validate_on_submit():
                 new_key = services.create_api_key(

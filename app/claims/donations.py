@@ -68,7 +68,7 @@ def _problems(session: Session, data: DonationData) -> tuple[dict[str, list[str]
         errors["external_ref"] = [str(_l("At most 64 characters."))]
     need = None
     if data.need_id is not None:
-        need = session.get(Need, data.need_id)
+        need = session.get(Need, data.need_id) if 0 < data.need_id < 2**31 else None
         if need is None or need.state not in PUBLIC_STATES or need.state is NeedState.CLOSED:
             errors["need_id"] = [str(_l("No open need has this number."))]
     elif not gazetteer.is_district(data.district_code):
@@ -175,8 +175,13 @@ def import_csv(session: Session, actor: User, upload: FileStorage) -> ImportResu
 
 
 def _int_or_none(value: str | None) -> int | None:
+    """A whole number that fits a database integer, or None (superscripts and other
+    Unicode digits are not numbers here)."""
     value = (value or "").strip()
-    return int(value) if value.lstrip("-").isdigit() else None
+    digits = value.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
+        return None
+    return int(value)
 
 
 def _parse_row(row: dict[str, str | None]) -> tuple[DonationData, dict[str, list[str]]]:

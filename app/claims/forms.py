@@ -28,7 +28,8 @@ class ClaimForm(FlaskForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.method.choices = choices(DeliveryMethod)
+        # Cash is given through the payment form, never as a claim.
+        self.method.choices = [c for c in choices(DeliveryMethod) if c[0] != "cash"]
 
 
 class DeliverForm(FlaskForm):
@@ -48,7 +49,10 @@ class DonationForm(FlaskForm):
     item = StringField(_l("Item"), validators=[DataRequired(), Length(max=120)])
     quantity = IntegerField(_l("Quantity"), validators=[DataRequired(), NumberRange(min=1)])
     value_yuan = IntegerField(_l("Value (yuan)"), validators=[DataRequired(), NumberRange(min=0)])
-    need_id = IntegerField(_l("Need number (leave empty for the pool)"), validators=[Optional()])
+    need_id = IntegerField(
+        _l("Need number (leave empty for the pool)"),
+        validators=[Optional(), NumberRange(min=1, max=2**31 - 1)],
+    )
     district_code = SelectField(_l("Pool district"), validators=[Optional()])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
     receipt = FileField(_l("Receipt photo"))

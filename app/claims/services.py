@@ -150,6 +150,11 @@ def claim_need(
     """Claim a micro-wish or a repair. Exactly one claim wins however many race for it."""
     if need.kind is NeedKind.FARM_HELP:
         raise NotClaimable(_l("Farm help is not claimed: sign your team up for a shift."))
+    if method is DeliveryMethod.CASH:
+        raise ValidationFailed(
+            _l("Please correct the marked fields."),
+            {"method": [str(_l("Give money with the cash form instead."))]},
+        )
     if need.state is not NeedState.PUBLISHED:
         raise NotClaimable(_l("This need is no longer open to claims."))
     from app.payments.services import funded_minor
@@ -295,6 +300,7 @@ def withdraw_claim(session: Session, claim: Claim, actor: User, reason: str) -> 
     """The claimer gives the need back; it is open again and the history says why."""
     if not is_own_claim(claim, actor):
         raise NotAllowed(_l("Only the claimer can withdraw a claim."))
+    _refuse_cash(claim)
     _require_live(claim, ClaimStatus.PENDING, ClaimStatus.ACTIVE, ClaimStatus.DISPUTED)
     lifecycle.transition(
         session,
@@ -314,10 +320,23 @@ def _as_claimant(claim: Claim, actor: User) -> User:
     return claim.claimant if actor.id != claim.claimant_id else actor
 
 
+def _refuse_cash(claim: Claim) -> None:
+    """Money was paid for this need: it cannot go back on offer with the money kept. The
+    caseworker buys and delivers, or cancels the need, which refunds the donors."""
+    if claim.method is DeliveryMethod.CASH:
+        raise Conflict(
+            _l(
+                "This need was paid for in cash: deliver it, or cancel the need to "
+                "refund the donors."
+            )
+        )
+
+
 def release_claim(session: Session, claim: Claim, actor: User, reason: str) -> None:
     """The caseworker takes a claim back (no show, wrong item...), with a reason."""
     if not _caseworker_of(claim.need, actor):
         raise NotAllowed(_l("Only a caseworker of this area can release a claim."))
+    _refuse_cash(claim)
     _require_live(claim, ClaimStatus.PENDING, ClaimStatus.ACTIVE, ClaimStatus.DISPUTED)
     lifecycle.transition(
         session, claim.need, "release", actor, note=reason, claimant_id=None, claimant_org_id=None
@@ -670,9 +689,7 @@ def sign_up(
     free = {u.id for u in free_members(session, organisation, shift.day)}
     if not set(ids) <= free:
         # Nobody is in two places at once: one shift per person per day.
-        raise Conflict(
-            _l("Some of these members are already signed up for a shift on that day.")
-        )
+        raise Conflict(_l("Some of these members are already signed up for a shift on that day."))
     signups = _take_places(session, shift, organisation, actor, actor, ids)
     notifications.notify(session, shift.need.created_by, "signup", shift.need)
     return signups
@@ -856,6 +873,19 @@ def cancel_signup(session: Session, signup: ShiftSignup, actor: User) -> None:
         .execution_options(synchronize_session=False)
     )
     session.flush()
+    need = signup.shift.need
+    if need.state is NeedState.CLAIMED and not _booked_signups(session, need):
+        # Nobody is coming any more: the need goes back on offer (nothing stays claimed).
+        holder = actor if need.is_claimant(actor) else (need.claimant or actor)
+        lifecycle.transition(
+            session,
+            need,
+            "release",
+            holder,
+            note="all sign-ups cancelled",
+            claimant_id=None,
+            claimant_org_id=None,
+        )
 
 
 def _member_signup(session: Session, shift: Shift, actor: User) -> ShiftSignup:

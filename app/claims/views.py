@@ -34,6 +34,12 @@ def _note() -> str:
     return request.form.get("note", "").strip()
 
 
+def _follow_up_days() -> int | None:
+    """Days until the follow-up visit, within a year (None: the default)."""
+    days = request.form.get("follow_up_days", type=int)
+    return None if days is None else max(0, min(days, 365))
+
+
 def _back_to_need(need: Need) -> Response:
     return redirect(url_for("work.need", need_id=need.id))
 
@@ -150,7 +156,7 @@ def release(claim_id: int) -> Response:
 @role_required(Role.CASEWORKER)
 def confirm(claim_id: int) -> Response:
     claim = _claim(claim_id)
-    days = request.form.get("follow_up_days", type=int)
+    days = _follow_up_days()
     services.confirm_delivery(db.session, claim, current_user, days)
     flash(_("Fulfilment confirmed."), "info")
     return _back_to_need(claim.need)
@@ -266,9 +272,7 @@ def farm_step(need_id: int, step: str) -> Response:
     if step == "done":
         services.farm_work_done(db.session, need, current_user, _note())
     elif step == "confirm" and current_user.has_role(Role.CASEWORKER):
-        services.confirm_farm_work(
-            db.session, need, current_user, request.form.get("follow_up_days", type=int)
-        )
+        services.confirm_farm_work(db.session, need, current_user, _follow_up_days())
     else:
         abort(404)
     flash(_("Saved."), "info")

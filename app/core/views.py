@@ -7,6 +7,7 @@ from sqlalchemy import text
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import indexing
+from app.accounts.views import is_local_path
 from app.extensions import SUPPORTED_LOCALES, db
 from app.needs import services as needs_services
 
@@ -23,7 +24,7 @@ def home() -> str:
 @bp.get("/lang/<code>")
 def set_language(code: str) -> BaseResponse:
     target = request.args.get("next") or url_for("core.home")
-    if not target.startswith("/") or target.startswith("//"):
+    if not is_local_path(target):
         target = url_for("core.home")  # never an open redirect
     response = redirect(target)
     if code in SUPPORTED_LOCALES:

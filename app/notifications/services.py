@@ -143,8 +143,7 @@ MESSAGES: dict[Kind, _Message] = {
     Kind.DONATION_LOGGED: _Message(
         _l('A donation for "%(title)s" was logged'),
         _l(
-            'A company logged a donation for "%(title)s". Please confirm once it has been '
-            "received."
+            'A company logged a donation for "%(title)s". Please confirm once it has been received.'
         ),
     ),
     Kind.DONATION_RECEIVED: _Message(

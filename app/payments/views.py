@@ -24,7 +24,7 @@ def give(need_id: int) -> Response:
     if not need.is_public:
         abort(404)
     raw = request.form.get("amount_yuan", "").strip()
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise ValidationFailed(
             _("Please correct the marked fields."),
             {"amount_yuan": [_("Enter an amount in whole yuan.")]},

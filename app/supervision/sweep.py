@@ -14,11 +14,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.claims.models import Claim, ClaimStatus
+from app.claims.models import Claim, ClaimStatus, DeliveryMethod
 from app.models_base import local_today, utcnow
 from app.needs import lifecycle
 from app.needs.models import Light, Need, NeedState
 from app.notifications import services as notifications
+from app.payments.services import refund_for_cancelled_need
 from app.supervision.lights import refresh_light
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,14 @@ class SweepReport:
 
 def release_overdue_claims(session: Session, now: datetime, report: SweepReport) -> None:
     overdue = session.scalars(
-        select(Claim).where(Claim.status.in_(_LAPSING), Claim.due_at < now).order_by(Claim.id)
+        select(Claim)
+        .where(
+            Claim.status.in_(_LAPSING),
+            Claim.due_at < now,
+            # Paid in cash, the caseworker buys: it turns red, it never lapses.
+            Claim.method != DeliveryMethod.CASH,
+        )
+        .order_by(Claim.id)
     ).all()
     for claim in overdue:
         need = claim.need
@@ -82,6 +90,7 @@ def expire_stale_needs(session: Session, report: SweepReport) -> None:
         lifecycle.transition(
             session, need, "expire", None, note=str(_l("The deadline passed without a claim."))
         )
+        refund_for_cancelled_need(session, need)  # partial cash gifts go back
         notifications.notify(session, need.created_by, "expired", need)
         report.needs_expired += 1
 
