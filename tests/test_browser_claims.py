@@ -219,7 +219,8 @@ def sign_up_self(team: Page, need_id: int, shift_id: int, leader_name: str, plac
     member.locator("input[name=member_ids]").check()
     submit_form(team, f"#shift-{shift_id} form.signup-form", 200)
     expect(team).to_have_url(re.compile(rf"/needs/{need_id}$"))
-    expect(team.locator(".flash")).to_have_text(zh("%(n)s members signed up.") % {"n": 1})
+    signed_up = _ZH.ngettext("%(num)s member signed up.", "%(num)s members signed up.", 1)
+    expect(team.locator(".flash")).to_have_text(signed_up % {"num": 1})
     expect(team.locator(f"#shift-{shift_id}")).to_contain_text(
         left % {"left": places - 1, "places": places}
     )
