@@ -12,7 +12,6 @@ import contextvars
 import email
 import email.policy
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -28,11 +27,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
 
 from app import create_app, migrate
 from app.extensions import db, limiter
+from tests.databases import drop_created_databases, fresh_database
 
 TEST_PASSWORD = "correct-horse-42"
 POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
@@ -50,19 +49,12 @@ def test_settings(database_url: str) -> dict[str, object]:
     }
 
 
-def fresh_database(base_url: str, name: str, tmp_dir: Path) -> str:
-    """An empty database for this run: a new SQLite file, or a recreated PostgreSQL database."""
-    if not base_url.startswith("postgres"):
-        return f"sqlite:///{tmp_dir / (name + '.sqlite3')}"
-    url = make_url(base_url).set(drivername="postgresql+psycopg")
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    database = f"{url.database}_{name}"
-    assert re.fullmatch(r"\w+", database)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{database}"'))
-    admin.dispose()
-    return url.set(database=database).render_as_string(hide_password=False)
+@pytest.fixture(scope="session", autouse=True)
+def _drop_created_databases() -> Iterator[None]:
+    """PostgreSQL databases made for this run are dropped when it ends (set up first, so
+    torn down last, after the live server has stopped)."""
+    yield
+    drop_created_databases()
 
 
 @pytest.fixture(scope="session")
