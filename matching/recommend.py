@@ -214,14 +214,7 @@ def recommend_needs(
     weights: Weights = DEFAULT_WEIGHTS,
 ) -> Recommendations:
     """The best open needs for a team or company, best first."""
-    matches: list[Match] = []
-    excluded: Counter[Exclusion] = Counter()
-    for need in needs:
-        checked = screen(helper, need)
-        if checked.exclusion is not None:
-            excluded[checked.exclusion] += 1
-        else:
-            matches.append(_match(helper, need, checked, today, weights))
+    matches, excluded = _screen_and_score(((helper, need) for need in needs), today, weights)
     matches.sort(key=lambda m: (-m.total, m.distance_km, m.need_id))
     return Recommendations(tuple(matches[:limit]), MappingProxyType(dict(excluded)))
 
@@ -236,13 +229,21 @@ def recommend_helpers(
     """The best verified teams and companies for one need, best first. Urgency and days
     waiting are the need's own, so here distance and skills set the order; they are
     still shown, as they are part of why the need is worth taking."""
+    matches, excluded = _screen_and_score(((helper, need) for helper in helpers), today, weights)
+    matches.sort(key=lambda m: (-m.total, m.distance_km, m.helper_id))
+    return Recommendations(tuple(matches[:limit]), MappingProxyType(dict(excluded)))
+
+
+def _screen_and_score(
+    pairs: Iterable[tuple[Helper, OpenNeed]], today: date, weights: Weights
+) -> tuple[list[Match], Counter[Exclusion]]:
+    """Score every pair that passes the hard filters; count those each filter excluded."""
     matches: list[Match] = []
     excluded: Counter[Exclusion] = Counter()
-    for helper in helpers:
+    for helper, need in pairs:
         checked = screen(helper, need)
         if checked.exclusion is not None:
             excluded[checked.exclusion] += 1
         else:
             matches.append(_match(helper, need, checked, today, weights))
-    matches.sort(key=lambda m: (-m.total, m.distance_km, m.helper_id))
-    return Recommendations(tuple(matches[:limit]), MappingProxyType(dict(excluded)))
+    return matches, excluded
