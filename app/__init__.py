@@ -49,6 +49,9 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
     from app.templating import register_template_helpers
 
     register_template_helpers(app)
+    from app import events, statemachine  # noqa: F401 - statemachine guards every session
+
+    events.connect_handlers()
     return app
 
 

@@ -2,6 +2,7 @@
 
 from app.accounts.models import ApiKey, Membership, Organisation, OrganisationSkill, User
 from app.claims.models import Claim, Donation, FollowUp, Shift, ShiftSignup
+from app.core.models import OutboxMessage, StatusEvent
 from app.extensions import Base
 from app.indexing.models import SearchOutbox
 from app.needs.models import Household, Need, NeedEvent
@@ -26,12 +27,14 @@ __all__ = [
     "Organisation",
     "OrganisationSkill",
     "OutboxEmail",
+    "OutboxMessage",
     "PointsEntry",
     "Redemption",
     "Reward",
     "SearchOutbox",
     "Shift",
     "ShiftSignup",
+    "StatusEvent",
     "StripeEvent",
     "User",
 ]

@@ -1,0 +1,68 @@
+"""Domain events: the moments other domains react to, declared once.
+
+A service that changes state sends a signal; lights, points, notifications, the search
+index and anything added later subscribe where they live (a ``handlers`` module in their
+own package, connected by :func:`connect_handlers` at app start). The sender imports none of
+them. Handlers run inside the sender's transaction: what they write commits or rolls back
+with the change; anything that leaves the process goes through :mod:`app.outbox`.
+
+Every signal is sent with the session as ``sender``-independent keyword ``session`` and the
+domain object; see each signal's docstring for its keywords.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: Any status change made through :mod:`app.statemachine`. Keywords: ``session``, ``obj``,
+#: ``event`` (the :class:`~app.statemachine.StatusEvent`), ``machine`` (its name).
+status_changed = _signals.signal(
+    "status-changed", doc="A status changed through its machine's transition table."
+)
+#: A need moved through its lifecycle. Keywords: ``session``, ``need``, ``event``,
+#: ``was_public``.
+need_transitioned = _signals.signal("need-transitioned", doc="A need changed state.")
+#: A claim changed status. Keywords: ``session``, ``claim``, ``action``, ``actor``.
+claim_transitioned = _signals.signal("claim-transitioned", doc="A claim changed status.")
+#: Volunteer hours were confirmed. Keywords: ``session``, ``signup``, ``actor``.
+hours_confirmed = _signals.signal("hours-confirmed", doc="Volunteer hours confirmed.")
+#: An in-kind donation arrived. Keywords: ``session``, ``donation``, ``actor``.
+donation_received = _signals.signal("donation-received", doc="An in-kind donation arrived.")
+#: A cash payment succeeded. Keywords: ``session``, ``cash``.
+payment_succeeded = _signals.signal("payment-succeeded", doc="A cash payment succeeded.")
+
+_HANDLER_MODULE = "handlers"
+
+
+def emit(signal: Any, sender: object = None, **kwargs: Any) -> None:
+    """Send ``signal``; one call site so that tests and logs have one place to watch."""
+    signal.send(sender, **kwargs)
+
+
+def connect_handlers() -> list[str]:
+    """Import ``app.<domain>.handlers`` for every domain that has one (idempotent).
+
+    Handlers connect themselves with ``@signal.connect`` at import; Python imports a module
+    once, so calling this for every app built in a test run connects each handler once.
+    """
+    import app
+
+    connected = []
+    for info in pkgutil.iter_modules(app.__path__):
+        if not info.ispkg:
+            continue
+        name = f"app.{info.name}.{_HANDLER_MODULE}"
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            continue
+        connected.append(name)
+    return connected
