@@ -41,13 +41,21 @@ extract_to() {
     "$PYBABEL" extract -F babel.cfg \
         -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2 \
         --add-comments=TRANSLATORS: \
+        --no-location --sort-output \
         --project=Shanlian \
         --ignore-dirs="$IGNORE_DIRS" \
         -o "$output" .
 }
 
+# Catalogs carry no source locations and a fixed creation date, sorted by message: line
+# numbers and timestamps would make every branch's catalog conflict with every other's.
+pin_headers() {
+    sed -i -E 's/^"(POT-Creation-Date|PO-Revision-Date): .*\\n"$/"\1: 2026-01-01 00:00+0000\\n"/' "$@"
+}
+
 cmd_extract() {
     extract_to "$POT"
+    pin_headers "$POT"
 }
 
 cmd_update() {
@@ -59,6 +67,7 @@ cmd_update() {
         else
             "$PYBABEL" init -i "$POT" -d "$DIR" -l "$locale"
         fi
+        pin_headers "$DIR/$locale/LC_MESSAGES/messages.po"
     done
 }
 
