@@ -51,7 +51,8 @@ test-postgres: setup
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest
 
 lint: setup
-	$(VENV)/bin/ruff check app matching search tests scripts wsgi.py
+	$(VENV)/bin/ruff check app matching search tests scripts wsgi.py bench
+	$(VENV)/bin/ruff format --check app matching search tests scripts wsgi.py bench
 	$(VENV)/bin/mypy
 
 translations: setup

@@ -41,27 +41,53 @@ def _fill(session: Any, n_entries: int, rng: random.Random) -> None:
 
     districts = [d.code for d in gazetteer.districts()]
     now = utcnow()
-    orgs = [{"kind": OrgKind.COMPANY if i < 500 else OrgKind.TEAM, "name": f"org{i}",
-             "district_code": rng.choice(districts), "status": OrgStatus.VERIFIED,
-             "licence_number": f"91440000MA{i:06d}0X" if i < 500 else None,
-             "description": "", "status_note": "", "radius_km": 30,
-             "available_weekdays": "1234567", "created_at": now} for i in range(700)]
+    orgs = [
+        {
+            "kind": OrgKind.COMPANY if i < 500 else OrgKind.TEAM,
+            "name": f"org{i}",
+            "district_code": rng.choice(districts),
+            "status": OrgStatus.VERIFIED,
+            "licence_number": f"91440000MA{i:06d}0X" if i < 500 else None,
+            "description": "",
+            "status_note": "",
+            "radius_km": 30,
+            "available_weekdays": "1234567",
+            "created_at": now,
+        }
+        for i in range(700)
+    ]
     session.execute(insert(Organisation), orgs)
-    people = [{"email": f"p{i}@bench.example", "password_hash": "x", "display_name": f"p{i}",
-               "role": Role.DONOR, "is_active_account": True, "locale": "zh",
-               "created_at": now} for i in range(5000)]
+    people = [
+        {
+            "email": f"p{i}@bench.example",
+            "password_hash": "x",
+            "display_name": f"p{i}",
+            "role": Role.DONOR,
+            "is_active_account": True,
+            "locale": "zh",
+            "created_at": now,
+        }
+        for i in range(5000)
+    ]
     session.execute(insert(User), people)
     rows = []
     for i in range(n_entries):
         to_org = rng.random() < 0.6
-        rows.append({
-            "owner_org_id": rng.randint(1, 700) if to_org else None,
-            "owner_user_id": None if to_org else rng.randint(1, 5000),
-            "amount": rng.randint(1, 200), "kind": EntryKind.EARN, "rule": "bench",
-            "reason": "bench", "source_kind": "bench", "source_id": i,
-            "district_code": rng.choice(districts), "dedupe_key": f"bench:{i}",
-            "created_at": now - timedelta(days=rng.randint(0, 720)),
-        })
+        rows.append(
+            {
+                "owner_org_id": rng.randint(1, 700) if to_org else None,
+                "owner_user_id": None if to_org else rng.randint(1, 5000),
+                "amount": rng.randint(1, 200),
+                "kind": EntryKind.EARN,
+                "rule": "bench",
+                "reason": "bench",
+                "source_kind": "bench",
+                "source_id": i,
+                "district_code": rng.choice(districts),
+                "dedupe_key": f"bench:{i}",
+                "created_at": now - timedelta(days=rng.randint(0, 720)),
+            }
+        )
         if len(rows) == 10_000:
             session.execute(insert(PointsEntry), rows)
             rows = []
@@ -83,8 +109,9 @@ def run(args: Any) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for engine_name, url in _databases(tmp):
-            app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench" * 8,
-                              "SHANLIAN_ENV": "testing"})
+            app = create_app(
+                {"DATABASE_URL": url, "SECRET_KEY": "bench" * 8, "SHANLIAN_ENV": "testing"}
+            )
             with app.app_context():
                 assert db.engine is not None
                 migrate.upgrade(db.engine)
@@ -106,15 +133,18 @@ def run(args: Any) -> list[dict[str, Any]]:
                                 standings = boards.leaderboard(db.session, board, period, area)
                                 timings.append((time.perf_counter() - start) * 1000)
                             timings.sort()
-                            results.append({
-                                "bench": "leaderboard", "engine": engine_name,
-                                "entries": n_entries,
-                                "board": f"{board.value}/{period}/{area or 'province'}",
-                                "rows": len(standings),
-                                "queries": statements // REPEATS,
-                                "p50_ms": round(statistics.median(timings), 2),
-                                "p95_ms": round(timings[int(len(timings) * 0.95) - 1], 2),
-                            })
+                            results.append(
+                                {
+                                    "bench": "leaderboard",
+                                    "engine": engine_name,
+                                    "entries": n_entries,
+                                    "board": f"{board.value}/{period}/{area or 'province'}",
+                                    "rows": len(standings),
+                                    "queries": statements // REPEATS,
+                                    "p50_ms": round(statistics.median(timings), 2),
+                                    "p95_ms": round(timings[int(len(timings) * 0.95) - 1], 2),
+                                }
+                            )
                 event.remove(db.engine, "before_cursor_execute", count)
                 db.remove()
                 db.engine.dispose()

@@ -226,7 +226,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, stripe_server: Any) ->
     log = (tmp_path_factory.mktemp("live-log") / "server.log").open("w")
     server = subprocess.Popen(
         [*flask, "run", "--port", str(port), "--no-reload", "--with-threads"],
-        env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     stripe_server.webhook_url = base_url + "/webhooks/stripe"
     deadline = time.monotonic() + 30
@@ -308,5 +311,3 @@ def smtp(app, session, monkeypatch):
         yield inbox
     finally:
         controller.stop()
-
-

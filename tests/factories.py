@@ -81,7 +81,9 @@ class OrganisationFactory(Base):
     status = OrgStatus.PENDING
 
     class Params:
-        verified = factory.Trait(status=OrgStatus.VERIFIED, verified_at=factory.LazyFunction(utcnow))
+        verified = factory.Trait(
+            status=OrgStatus.VERIFIED, verified_at=factory.LazyFunction(utcnow)
+        )
         team = factory.Trait(kind=OrgKind.TEAM, licence_number=None)
 
 
@@ -162,9 +164,7 @@ class RepairFactory(_NeedBase):
 def with_all_skills(organisation: Organisation) -> Organisation:
     """An organisation with every skill verified by an admin."""
     for skill in Skill:
-        organisation.skills.append(
-            OrganisationSkill(skill=skill.value, verified_at=utcnow())
-        )
+        organisation.skills.append(OrganisationSkill(skill=skill.value, verified_at=utcnow()))
     db.session.flush()
     return organisation
 

@@ -88,27 +88,39 @@ class StripeStandIn:
             session_id = f"cs_test_{n}"
             line = params["line_items"]["0"]
             session = {
-                "id": session_id, "object": "checkout.session", "mode": params.get("mode"),
-                "url": f"{self.url}/pay/{session_id}", "status": "open",
-                "payment_status": "unpaid", "payment_intent": f"pi_test_{n}",
+                "id": session_id,
+                "object": "checkout.session",
+                "mode": params.get("mode"),
+                "url": f"{self.url}/pay/{session_id}",
+                "status": "open",
+                "payment_status": "unpaid",
+                "payment_intent": f"pi_test_{n}",
                 "amount_total": int(line["price_data"]["unit_amount"]),
                 "currency": line["price_data"]["currency"],
                 "metadata": params.get("metadata", {}),
                 "client_reference_id": params.get("client_reference_id"),
-                "success_url": params["success_url"], "cancel_url": params["cancel_url"],
+                "success_url": params["success_url"],
+                "cancel_url": params["cancel_url"],
             }
             self.sessions[session_id] = session
             return _json(session)
         if method == "POST" and path == "/v1/refunds":
             if self.fail_refunds:
                 return _json({"error": {"type": "api_error", "message": "down"}}, 500)
-            refund = {"id": f"re_test_{next(self._ids)}", "object": "refund",
-                      "amount": int(params["amount"]), "payment_intent": params["payment_intent"],
-                      "status": "succeeded", "metadata": params.get("metadata", {})}
+            refund = {
+                "id": f"re_test_{next(self._ids)}",
+                "object": "refund",
+                "amount": int(params["amount"]),
+                "payment_intent": params["payment_intent"],
+                "status": "succeeded",
+                "metadata": params.get("metadata", {}),
+            }
             self.refunds.append(refund)
             return _json(refund)
-        return _json({"error": {"type": "invalid_request_error",
-                                "message": f"no route {method} {path}"}}, 404)
+        return _json(
+            {"error": {"type": "invalid_request_error", "message": f"no route {method} {path}"}},
+            404,
+        )
 
     # --- events -----------------------------------------------------------------------
     def event(self, session_id: str, kind: str = "checkout.session.completed") -> str:
@@ -119,8 +131,15 @@ class StripeStandIn:
         elif kind == "checkout.session.expired":
             session.update(status="expired")
         n = next(self._ids)
-        return json.dumps({"id": f"evt_test_{n}", "object": "event", "type": kind,
-                           "created": int(time.time()), "data": {"object": session}})
+        return json.dumps(
+            {
+                "id": f"evt_test_{n}",
+                "object": "event",
+                "type": kind,
+                "created": int(time.time()),
+                "data": {"object": session},
+            }
+        )
 
     @staticmethod
     def sign(payload: str, secret: str = WEBHOOK_SECRET) -> str:
@@ -128,8 +147,11 @@ class StripeStandIn:
 
     def send(self, payload: str) -> int:
         request = urllib.request.Request(
-            self.webhook_url, data=payload.encode(), method="POST",
-            headers={"Content-Type": "application/json", "Stripe-Signature": self.sign(payload)})
+            self.webhook_url,
+            data=payload.encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Stripe-Signature": self.sign(payload)},
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return int(response.status)
 
@@ -148,15 +170,19 @@ class StripeStandIn:
             return Response(status=303, headers={"Location": target})
         amount = session["amount_total"] / 100
         html = f"""<!doctype html><html><head><meta charset="utf-8"><title>Stripe test checkout</title></head>
-<body><h1>Test checkout</h1><p id="amount">{amount:.2f} {session['currency'].upper()}</p>
+<body><h1>Test checkout</h1><p id="amount">{amount:.2f} {session["currency"].upper()}</p>
 <form method="post"><button name="action" value="pay" id="pay">Pay</button>
 <button name="action" value="cancel" id="cancel">Cancel</button></form></body></html>"""
         return Response(html, mimetype="text/html")
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json",
-                    headers={"Request-Id": "req_test"})
+    return Response(
+        json.dumps(body),
+        status=status,
+        mimetype="application/json",
+        headers={"Request-Id": "req_test"},
+    )
 
 
 def start() -> tuple[StripeStandIn, Any]:

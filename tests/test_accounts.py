@@ -17,26 +17,43 @@ def _users(session) -> int:
 
 
 def test_register_donor_and_sign_in(client, session):
-    response = client.post("/register", data={
-        "role": "donor", "display_name": "小明", "email": "Ming@Test.example",
-        "password": "good-pass-123", "password_again": "good-pass-123",
-    })
+    response = client.post(
+        "/register",
+        data={
+            "role": "donor",
+            "display_name": "小明",
+            "email": "Ming@Test.example",
+            "password": "good-pass-123",
+            "password_again": "good-pass-123",
+        },
+    )
     assert response.status_code == 302
     user = session.scalar(select(User).where(User.email == "ming@test.example"))
     assert user.role is Role.DONOR
     assert user.password_hash.startswith("$argon2id$")
     client.post("/logout")
-    assert client.post("/login", data={"email": "ming@test.example",
-                                       "password": "good-pass-123"}).status_code == 302
+    assert (
+        client.post(
+            "/login", data={"email": "ming@test.example", "password": "good-pass-123"}
+        ).status_code
+        == 302
+    )
 
 
 def test_register_company_creates_pending_organisation(client, session):
-    response = client.post("/register", data={
-        "role": "company", "display_name": "王经理", "email": "boss@test.example",
-        "password": "good-pass-123", "password_again": "good-pass-123",
-        "organisation_name": "福田爱心餐厅", "licence_number": "91440300MA5ABCDE1X",
-        "district_code": "440304",
-    })
+    response = client.post(
+        "/register",
+        data={
+            "role": "company",
+            "display_name": "王经理",
+            "email": "boss@test.example",
+            "password": "good-pass-123",
+            "password_again": "good-pass-123",
+            "organisation_name": "福田爱心餐厅",
+            "licence_number": "91440300MA5ABCDE1X",
+            "district_code": "440304",
+        },
+    )
     assert response.status_code == 302
     org = session.scalar(select(Organisation))
     assert org.status is OrgStatus.PENDING and org.licence_number == "91440300MA5ABCDE1X"
@@ -58,10 +75,15 @@ def test_register_company_creates_pending_organisation(client, session):
 )
 def test_register_refuses_bad_input_and_keeps_typed_values(client, session, changes, field):
     data = {
-        "role": "donor", "display_name": "小红", "email": "hong@test.example",
-        "password": "good-pass-123", "password_again": "good-pass-123",
-        "organisation_name": "某志愿队", "licence_number": "91440300MA5ABCDE1X",
-        "district_code": "440106", **changes,
+        "role": "donor",
+        "display_name": "小红",
+        "email": "hong@test.example",
+        "password": "good-pass-123",
+        "password_again": "good-pass-123",
+        "organisation_name": "某志愿队",
+        "licence_number": "91440300MA5ABCDE1X",
+        "district_code": "440106",
+        **changes,
     }
     before = _users(session)
     response = client.post("/register", data=data)
@@ -75,9 +97,16 @@ def test_register_refuses_bad_input_and_keeps_typed_values(client, session, chan
 
 def test_duplicate_email_refused(client, session):
     UserFactory(email="taken@test.example")
-    response = client.post("/register", data={
-        "role": "donor", "display_name": "x", "email": "TAKEN@test.example",
-        "password": "good-pass-123", "password_again": "good-pass-123"})
+    response = client.post(
+        "/register",
+        data={
+            "role": "donor",
+            "display_name": "x",
+            "email": "TAKEN@test.example",
+            "password": "good-pass-123",
+            "password_again": "good-pass-123",
+        },
+    )
     assert response.status_code == 422
 
 
@@ -87,8 +116,10 @@ def test_login_failure_is_generic(client, session):
     unknown = client.post("/login", data={"email": "ghost@test.example", "password": "nope-nope-1"})
     assert wrong.status_code == unknown.status_code == 400
     error = 'role="alert">'
-    assert wrong.get_data(as_text=True).split(error)[1].split("<")[0] == \
-        unknown.get_data(as_text=True).split(error)[1].split("<")[0]
+    assert (
+        wrong.get_data(as_text=True).split(error)[1].split("<")[0]
+        == unknown.get_data(as_text=True).split(error)[1].split("<")[0]
+    )
 
 
 def test_disabled_account_cannot_sign_in(session):
@@ -101,11 +132,15 @@ def test_login_rate_limited(client, app, session):
     UserFactory(email="slow@test.example")
     app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
     try:
-        codes = [client.post("/login", data={"email": "slow@test.example",
-                                             "password": "bad-guess-1"}).status_code
-                 for _ in range(5)]
-        token = client.post("/api/v1/auth/token", json={"email": "slow@test.example",
-                                                        "password": "x"})
+        codes = [
+            client.post(
+                "/login", data={"email": "slow@test.example", "password": "bad-guess-1"}
+            ).status_code
+            for _ in range(5)
+        ]
+        token = client.post(
+            "/api/v1/auth/token", json={"email": "slow@test.example", "password": "x"}
+        )
     finally:
         app.config["LOGIN_RATE_LIMIT"] = "1000 per minute"
     assert codes[:3] == [400, 400, 400] and codes[3:] == [429, 429]
@@ -150,16 +185,30 @@ def test_only_admin_decides(session):
 
 def test_admin_creates_staff(client, auth, session):
     auth.login(UserFactory(admin=True))
-    response = client.post("/admin/staff", data={
-        "role": "caseworker", "display_name": "越秀社工", "email": "cw@test.example",
-        "area_code": "440104", "password": "good-pass-123"})
+    response = client.post(
+        "/admin/staff",
+        data={
+            "role": "caseworker",
+            "display_name": "越秀社工",
+            "email": "cw@test.example",
+            "area_code": "440104",
+            "password": "good-pass-123",
+        },
+    )
     assert response.status_code == 302
     staff = session.scalar(select(User).where(User.email == "cw@test.example"))
     assert staff.role is Role.CASEWORKER and staff.area_code == "440104"
     # A caseworker must be bound to a district, not a city.
-    bad = client.post("/admin/staff", data={
-        "role": "caseworker", "display_name": "x", "email": "cw2@test.example",
-        "area_code": "440100", "password": "good-pass-123"})
+    bad = client.post(
+        "/admin/staff",
+        data={
+            "role": "caseworker",
+            "display_name": "x",
+            "email": "cw2@test.example",
+            "area_code": "440100",
+            "password": "good-pass-123",
+        },
+    )
     assert bad.status_code == 422
 
 
@@ -168,8 +217,9 @@ def test_leader_adds_team_member(client, auth, session):
     leader = member_of(org)
     recruit = UserFactory(team=True)
     auth.login(leader)
-    response = client.post("/organisation", data={"action": "add_member",
-                                                  "member-email": recruit.email})
+    response = client.post(
+        "/organisation", data={"action": "add_member", "member-email": recruit.email}
+    )
     assert response.status_code == 302
     assert session.get(User, recruit.id).organisation.id == org.id
     # A donor account cannot be added to a team.
@@ -192,8 +242,9 @@ def test_skills_declared_then_verified_by_admin(client, auth, session):
     org = OrganisationFactory(verified=True)
     boss = member_of(org)
     auth.login(boss)
-    response = client.post("/organisation", data={"action": "skills",
-                                                  "skills": ["electrician", "plumber"]})
+    response = client.post(
+        "/organisation", data={"action": "skills", "skills": ["electrician", "plumber"]}
+    )
     assert response.status_code == 302
     skills = session.scalars(select(OrganisationSkill)).all()
     assert {s.skill for s in skills} == {"electrician", "plumber"}
@@ -214,7 +265,8 @@ def test_skills_declared_then_verified_by_admin(client, auth, session):
 def test_login_next_must_stay_on_the_site(client, session):
     user = UserFactory()
     for target in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
-        response = client.post(f"/login?next={target}", data={"email": user.email,
-                                                               "password": TEST_PASSWORD})
+        response = client.post(
+            f"/login?next={target}", data={"email": user.email, "password": TEST_PASSWORD}
+        )
         assert response.headers["Location"] == "/me", target
         client.post("/logout")

@@ -27,17 +27,22 @@ def test_list_only_public_needs_with_filters(client, session):
     need_in_state(NeedState.SUBMITTED)
     need_in_state(NeedState.DRAFT)
     need_in_state(NeedState.REJECTED)
-    yuexiu = need_in_state(NeedState.CLAIMED, FarmHelpFactory,
-                           household=HouseholdFactory(district_code=YUEXIU))
+    yuexiu = need_in_state(
+        NeedState.CLAIMED, FarmHelpFactory, household=HouseholdFactory(district_code=YUEXIU)
+    )
     body = client.get("/api/v1/needs").json
     ids = {item["id"] for item in body["items"]}
     assert ids == {published.id, repair.id, yuexiu.id}
     assert body["total"] == 3 and body["page"] == 1
     assert {i["id"] for i in client.get("/api/v1/needs?kind=repair").json["items"]} == {repair.id}
-    assert {i["id"] for i in client.get(f"/api/v1/needs?district={YUEXIU}").json["items"]} == {yuexiu.id}
+    assert {i["id"] for i in client.get(f"/api/v1/needs?district={YUEXIU}").json["items"]} == {
+        yuexiu.id
+    }
     assert {i["id"] for i in client.get("/api/v1/needs?city=440100").json["items"]} == ids
     assert client.get("/api/v1/needs?city=440300").json["total"] == 0
-    assert {i["id"] for i in client.get("/api/v1/needs?status=claimed").json["items"]} == {yuexiu.id}
+    assert {i["id"] for i in client.get("/api/v1/needs?status=claimed").json["items"]} == {
+        yuexiu.id
+    }
 
 
 def test_pagination(client, session):
@@ -50,8 +55,18 @@ def test_pagination(client, session):
     assert beyond["items"] == [] and beyond["total"] == 5
 
 
-@pytest.mark.parametrize("query", ["kind=house", "status=draft", "per_page=0", "per_page=101",
-                                   "page=-1", "district=abc", "page=x"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "kind=house",
+        "status=draft",
+        "per_page=0",
+        "per_page=101",
+        "page=-1",
+        "district=abc",
+        "page=x",
+    ],
+)
 def test_bad_filters_get_json_422(client, query):
     response = client.get(f"/api/v1/needs?{query}")
     assert response.status_code == 422
@@ -78,8 +93,9 @@ def test_non_public_need_is_404_json(client, session):
 
 def test_token_flow(client, session):
     user = UserFactory()
-    response = client.post("/api/v1/auth/token", json={"email": user.email.upper(),
-                                                         "password": TEST_PASSWORD})
+    response = client.post(
+        "/api/v1/auth/token", json={"email": user.email.upper(), "password": TEST_PASSWORD}
+    )
     assert response.status_code == 201
     token = response.json["token"]
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
@@ -89,8 +105,13 @@ def test_token_flow(client, session):
 
 @pytest.mark.parametrize(
     "body",
-    [{"email": "x@test.example", "password": "wrong-password-1"}, {"email": "nobody"},
-     {"password": "x"}, [], "text"],
+    [
+        {"email": "x@test.example", "password": "wrong-password-1"},
+        {"email": "nobody"},
+        {"password": "x"},
+        [],
+        "text",
+    ],
 )
 def test_token_errors_are_json(client, session, body):
     UserFactory(email="x@test.example")

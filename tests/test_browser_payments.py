@@ -25,9 +25,14 @@ def test_donor_funds_part_of_a_wish_through_checkout(new_context: NewContext) ->
         phone="13822460302",
         address="广州市天河区车陂路3号201房",
     )
-    wish = WishInput(title="冬天的棉被（现金资助测试）",
-                     story="老人家里的被子太薄，冬天睡不暖，希望有两床厚棉被。",
-                     category="living", item="厚棉被", quantity="2", value="300")
+    wish = WishInput(
+        title="冬天的棉被（现金资助测试）",
+        story="老人家里的被子太薄，冬天睡不暖，希望有两床厚棉被。",
+        category="living",
+        item="厚棉被",
+        quantity="2",
+        value="300",
+    )
     caseworker, need_id = publish_wish(new_context, household, wish)
 
     donor = new_page(new_context)

@@ -14,8 +14,15 @@ from app.seed import fake_resident_id
 from tests.factories import HouseholdFactory, UserFactory, need_in_state
 
 HOUSEHOLD = {
-    "name": "李阿婆", "id_number": "", "phone": "13800001111", "address": "天河区石牌村12号",
-    "district_code": "440106", "group": "elderly", "need_score": "2", "lat": "23.13", "lng": "113.35",
+    "name": "李阿婆",
+    "id_number": "",
+    "phone": "13800001111",
+    "address": "天河区石牌村12号",
+    "district_code": "440106",
+    "group": "elderly",
+    "need_score": "2",
+    "lat": "23.13",
+    "lng": "113.35",
 }
 
 
@@ -39,18 +46,32 @@ def test_record_household_and_draft_each_kind(client, auth, caseworker, session)
     household = session.scalar(select(Household))
     assert household.name == "李阿婆" and household.need_score == 2
     deadline = (local_today() + timedelta(days=20)).isoformat()
-    common = {"title": "需要帮助", "story": "老人独居，生活不便，需要社会帮助。", "category": "living",
-              "urgency": "high", "deadline": deadline}
+    common = {
+        "title": "需要帮助",
+        "story": "老人独居，生活不便，需要社会帮助。",
+        "category": "living",
+        "urgency": "high",
+        "deadline": deadline,
+    }
     forms = {
         "micro_wish": {"item": "电饭煲", "quantity": "1", "estimated_value_yuan": "260"},
-        "farm_help": {"task": "秋收割稻", "window_start": deadline, "window_end": deadline,
-                      "volunteers_needed": "8", "hours_per_volunteer": "4"},
-        "repair": {"repair_category": "electrical", "skills": ["electrician"],
-                   "estimated_cost_yuan": "5000"},
+        "farm_help": {
+            "task": "秋收割稻",
+            "window_start": deadline,
+            "window_end": deadline,
+            "volunteers_needed": "8",
+            "hours_per_volunteer": "4",
+        },
+        "repair": {
+            "repair_category": "electrical",
+            "skills": ["electrician"],
+            "estimated_cost_yuan": "5000",
+        },
     }
     for kind, extra in forms.items():
-        response = client.post(f"/work/households/{household.id}/needs/new",
-                               data={"kind": kind, **common, **extra})
+        response = client.post(
+            f"/work/households/{household.id}/needs/new", data={"kind": kind, **common, **extra}
+        )
         assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     needs = {n.kind: n for n in session.scalars(select(Need))}
     assert set(needs) == set(NeedKind)
@@ -58,8 +79,10 @@ def test_record_household_and_draft_each_kind(client, auth, caseworker, session)
     assert needs[NeedKind.FARM_HELP].volunteers_needed == 8
     assert all(n.state is NeedState.DRAFT for n in needs.values())
     # The public point is the grid centre, not the household's exact point.
-    assert (needs[NeedKind.MICRO_WISH].approx_lat, needs[NeedKind.MICRO_WISH].approx_lng) == \
-        (23.125, 113.375)
+    assert (needs[NeedKind.MICRO_WISH].approx_lat, needs[NeedKind.MICRO_WISH].approx_lng) == (
+        23.125,
+        113.375,
+    )
 
 
 @pytest.mark.parametrize(
@@ -85,22 +108,50 @@ def test_household_bad_input(client, auth, caseworker, session, changes, field):
     ("kind", "fields", "bad_field"),
     [
         ("micro_wish", {"item": "", "quantity": "1", "estimated_value_yuan": "10"}, "item"),
-        ("micro_wish", {"item": "书包", "quantity": "1", "estimated_value_yuan": ""},
-         "estimated_value_yuan"),
-        ("farm_help", {"task": "插秧", "window_start": "2030-05-02", "window_end": "2030-05-01",
-                       "volunteers_needed": "3", "hours_per_volunteer": "4"}, "window_end"),
-        ("farm_help", {"task": "插秧", "window_start": "2030-05-01", "window_end": "2030-05-02",
-                       "volunteers_needed": "3", "hours_per_volunteer": "20"},
-         "hours_per_volunteer"),
+        (
+            "micro_wish",
+            {"item": "书包", "quantity": "1", "estimated_value_yuan": ""},
+            "estimated_value_yuan",
+        ),
+        (
+            "farm_help",
+            {
+                "task": "插秧",
+                "window_start": "2030-05-02",
+                "window_end": "2030-05-01",
+                "volunteers_needed": "3",
+                "hours_per_volunteer": "4",
+            },
+            "window_end",
+        ),
+        (
+            "farm_help",
+            {
+                "task": "插秧",
+                "window_start": "2030-05-01",
+                "window_end": "2030-05-02",
+                "volunteers_needed": "3",
+                "hours_per_volunteer": "20",
+            },
+            "hours_per_volunteer",
+        ),
         ("repair", {"repair_category": "", "estimated_cost_yuan": "100"}, "repair_category"),
     ],
 )
 def test_need_bad_input(client, auth, caseworker, session, kind, fields, bad_field):
     household = HouseholdFactory(created_by_id=caseworker.id)
     auth.login(caseworker)
-    response = client.post(f"/work/households/{household.id}/needs/new", data={
-        "kind": kind, "title": "标题", "story": "一个足够长的故事，没有个人信息。", "category": "living",
-        "urgency": "normal", **fields})
+    response = client.post(
+        f"/work/households/{household.id}/needs/new",
+        data={
+            "kind": kind,
+            "title": "标题",
+            "story": "一个足够长的故事，没有个人信息。",
+            "category": "living",
+            "urgency": "normal",
+            **fields,
+        },
+    )
     assert response.status_code == 422
     assert f'id="field-{bad_field}"' in response.get_data(as_text=True)
     assert f'class="field has-error" id="field-{bad_field}"' in response.get_data(as_text=True)
@@ -111,10 +162,20 @@ def test_past_deadline_refused(client, auth, caseworker, session):
     household = HouseholdFactory(created_by_id=caseworker.id)
     auth.login(caseworker)
     yesterday = (local_today() - timedelta(days=1)).isoformat()
-    response = client.post(f"/work/households/{household.id}/needs/new", data={
-        "kind": "micro_wish", "title": "书包", "story": "孩子需要新书包，旧的已经坏了。",
-        "category": "education", "urgency": "normal", "deadline": yesterday,
-        "item": "书包", "quantity": "1", "estimated_value_yuan": "100"})
+    response = client.post(
+        f"/work/households/{household.id}/needs/new",
+        data={
+            "kind": "micro_wish",
+            "title": "书包",
+            "story": "孩子需要新书包，旧的已经坏了。",
+            "category": "education",
+            "urgency": "normal",
+            "deadline": yesterday,
+            "item": "书包",
+            "quantity": "1",
+            "estimated_value_yuan": "100",
+        },
+    )
     assert response.status_code == 422
 
 
@@ -124,10 +185,19 @@ def test_edit_rejected_need_then_resubmit(client, auth, session):
     auth.login(caseworker)
     page = client.get(f"/work/needs/{need.id}").get_data(as_text=True)
     assert need.rejection_reason in page
-    response = client.post(f"/work/needs/{need.id}/edit", data={
-        "kind": "micro_wish", "title": "修改后的标题", "story": "修改后的故事，删去了门牌号。",
-        "category": "living", "urgency": "normal", "item": "电饭煲", "quantity": "1",
-        "estimated_value_yuan": "300"})
+    response = client.post(
+        f"/work/needs/{need.id}/edit",
+        data={
+            "kind": "micro_wish",
+            "title": "修改后的标题",
+            "story": "修改后的故事，删去了门牌号。",
+            "category": "living",
+            "urgency": "normal",
+            "item": "电饭煲",
+            "quantity": "1",
+            "estimated_value_yuan": "300",
+        },
+    )
     assert response.status_code == 302
     assert client.post(f"/work/needs/{need.id}/submit").status_code == 302
     need = session.get(Need, need.id)
@@ -140,8 +210,9 @@ def test_published_need_cannot_be_edited(client, auth, session):
     need = need_in_state(NeedState.PUBLISHED)
     auth.login(session.get(User, need.created_by_id))
     assert client.get(f"/work/needs/{need.id}/edit").status_code == 403
-    response = client.post(f"/work/needs/{need.id}/edit", data={"kind": "micro_wish",
-                                                                 "title": "偷偷改"})
+    response = client.post(
+        f"/work/needs/{need.id}/edit", data={"kind": "micro_wish", "title": "偷偷改"}
+    )
     assert response.status_code == 403
     assert session.get(Need, need.id).title != "偷偷改"
 
@@ -181,7 +252,9 @@ def test_verifier_approves_cost_exception_over_http(client, auth, session):
     auth.login(verifier)
     assert client.post(f"/work/needs/{need.id}/approve").status_code == 403
     assert client.post(f"/review/{need.id}/cost-exception", data={"note": ""}).status_code == 422
-    assert client.post(f"/review/{need.id}/cost-exception",
-                       data={"note": "危房一事一议"}).status_code == 302
+    assert (
+        client.post(f"/review/{need.id}/cost-exception", data={"note": "危房一事一议"}).status_code
+        == 302
+    )
     assert client.post(f"/work/needs/{need.id}/approve").status_code == 302
     assert session.get(Need, need.id).state is NeedState.PUBLISHED

@@ -133,12 +133,16 @@ def test_repair_needs_verified_skills_and_plan(session):
     session.flush()
     with pytest.raises(ValidationFailed):
         services.claim_need(session, need, company, plan="短", plan_cost_yuan=None)
-    claim = services.claim_need(session, need, company, plan="更换全部老化电线并加装漏电保护",
-                                plan_cost_yuan=3000)
+    claim = services.claim_need(
+        session, need, company, plan="更换全部老化电线并加装漏电保护", plan_cost_yuan=3000
+    )
     assert claim.method is DeliveryMethod.IN_PERSON and claim.status is ClaimStatus.PENDING
     with pytest.raises(NotAllowed):
-        services.claim_need(session, need_in_state(NeedState.PUBLISHED, RepairFactory,
-                                                   skills_required="electrician"), UserFactory())
+        services.claim_need(
+            session,
+            need_in_state(NeedState.PUBLISHED, RepairFactory, skills_required="electrician"),
+            UserFactory(),
+        )
 
 
 def test_inspection_blocks_confirmation_until_passed(session, app):
@@ -146,8 +150,9 @@ def test_inspection_blocks_confirmation_until_passed(session, app):
     try:
         need = need_in_state(NeedState.PUBLISHED, RepairFactory, skills_required="")
         company = member_of(OrganisationFactory(verified=True))
-        claim = services.claim_need(session, need, company, plan="安装卫生间扶手和防滑地垫",
-                                    plan_cost_yuan=2000)
+        claim = services.claim_need(
+            session, need, company, plan="安装卫生间扶手和防滑地垫", plan_cost_yuan=2000
+        )
     finally:
         app.config["INSPECTION_SHARE"] = 0.3
     worker = caseworker_of(session, need)
@@ -171,8 +176,11 @@ def test_inspection_share_never_drops_below_setting(session, app, monkeypatch):
     for _ in range(10):
         need = need_in_state(NeedState.PUBLISHED, RepairFactory, skills_required="")
         company = member_of(OrganisationFactory(verified=True))
-        drawn.append(services.claim_need(session, need, company, plan="修补屋顶漏水处并更换瓦片",
-                                         plan_cost_yuan=500).inspection_required)
+        drawn.append(
+            services.claim_need(
+                session, need, company, plan="修补屋顶漏水处并更换瓦片", plan_cost_yuan=500
+            ).inspection_required
+        )
     assert sum(drawn) / len(drawn) >= 0.3
 
 
@@ -182,8 +190,7 @@ def test_pending_organisation_and_farm_help_cannot_claim(session):
         services.claim_need(session, wish, member_of(OrganisationFactory()))
     farm = need_in_state(NeedState.PUBLISHED, FarmHelpFactory)
     with pytest.raises(services.NotClaimable):
-        services.claim_need(session, farm, member_of(OrganisationFactory(verified=True,
-                                                                         team=True)))
+        services.claim_need(session, farm, member_of(OrganisationFactory(verified=True, team=True)))
 
 
 def _team(session, size: int):
@@ -195,14 +202,24 @@ def _team(session, size: int):
 
 def _shift(session, need, places=10, day=None):
     worker = caseworker_of(session, need)
-    return services.add_shift(session, need, worker, services.ShiftData(
-        day=day or need.window_start, start_time=time(8), end_time=time(12), places=places))
+    return services.add_shift(
+        session,
+        need,
+        worker,
+        services.ShiftData(
+            day=day or need.window_start, start_time=time(8), end_time=time(12), places=places
+        ),
+    )
 
 
 def test_shift_sign_up_check_in_out_and_confirmed_hours(session):
     today = local_today()
-    need = need_in_state(NeedState.PUBLISHED, FarmHelpFactory, window_start=today,
-                         window_end=today + timedelta(days=2))
+    need = need_in_state(
+        NeedState.PUBLISHED,
+        FarmHelpFactory,
+        window_start=today,
+        window_end=today + timedelta(days=2),
+    )
     shift = _shift(session, need, places=3, day=today)
     leader, members = _team(session, 3)
     signups = services.sign_up(session, shift, leader, [m.id for m in members[:2]])
@@ -217,8 +234,9 @@ def test_shift_sign_up_check_in_out_and_confirmed_hours(session):
     with pytest.raises(ValidationFailed):
         services.check_in(session, shift, member, "WRONG1")
     services.check_in(session, shift, member, shift.checkin_code.lower())
-    signup = services.check_out(session, shift, member, shift.checkin_code,
-                                now=utcnow() + timedelta(hours=9))
+    signup = services.check_out(
+        session, shift, member, shift.checkin_code, now=utcnow() + timedelta(hours=9)
+    )
     assert signup.minutes_worked == 240  # capped at the shift's four hours
     assert signup.confirmed_at is None  # hours do not count yet
     worker = caseworker_of(session, need)
@@ -271,8 +289,12 @@ def test_a_member_cannot_be_on_two_shifts_the_same_day(session):
     need = need_in_state(NeedState.PUBLISHED, FarmHelpFactory, volunteers_needed=10)
     morning = _shift(session, need, places=3)
     worker = caseworker_of(session, need)
-    afternoon = services.add_shift(session, need, worker, services.ShiftData(
-        day=need.window_start, start_time=time(14), end_time=time(17), places=3))
+    afternoon = services.add_shift(
+        session,
+        need,
+        worker,
+        services.ShiftData(day=need.window_start, start_time=time(14), end_time=time(17), places=3),
+    )
     leader, members = _team(session, 1)
     services.sign_up(session, morning, leader, [members[0].id])
     with pytest.raises(Conflict):

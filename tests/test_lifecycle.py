@@ -154,7 +154,8 @@ def test_stale_state_loses_the_compare_and_set(session):
     donor_a, donor_b = UserFactory(), UserFactory()
     # donor_a's claim lands through another path; this in-memory ``need`` still says published.
     session.execute(
-        update(Need).where(Need.id == need.id)
+        update(Need)
+        .where(Need.id == need.id)
         .values(state=NeedState.CLAIMED, claimant_id=donor_a.id)
         .execution_options(synchronize_session=False)
     )

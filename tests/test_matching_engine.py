@@ -59,8 +59,9 @@ def _lp_min_cost_max_flow(n, arcs, s, t):
     inner = [i for i in range(n) if i not in (s, t)]
     bounds = [(0, cap) for _, _, cap, _ in arcs]
     into_sink = a_eq[t]
-    first = linprog(-into_sink, A_eq=a_eq[inner], b_eq=np.zeros(len(inner)), bounds=bounds,
-                    method="highs")
+    first = linprog(
+        -into_sink, A_eq=a_eq[inner], b_eq=np.zeros(len(inner)), bounds=bounds, method="highs"
+    )
     value = round(-first.fun)
     second = linprog(
         [c for *_, c in arcs],
@@ -109,20 +110,28 @@ def _instance(rng: random.Random, spread: float = 0.5):
     teams = []
     for i in range(rng.randint(1, 6)):
         busy = {rng.choice(days): rng.randint(0, 2)} if rng.random() < 0.3 else {}
-        dates = frozenset(rng.sample(days, rng.randint(1, len(days)))) if rng.random() < 0.2 else None
-        teams.append(PlanTeam(
-            id=i + 1,
-            base=Point(23 + rng.random() * spread, 113 + rng.random() * spread),
-            size=rng.randint(1, 4),
-            weekdays=frozenset(rng.sample(range(1, 8), rng.randint(1, 7))),
-            radius_km=rng.choice([None, 15.0, 30.0, 60.0]),
-            dates=dates,
-            busy=busy,
-        ))
+        dates = (
+            frozenset(rng.sample(days, rng.randint(1, len(days)))) if rng.random() < 0.2 else None
+        )
+        teams.append(
+            PlanTeam(
+                id=i + 1,
+                base=Point(23 + rng.random() * spread, 113 + rng.random() * spread),
+                size=rng.randint(1, 4),
+                weekdays=frozenset(rng.sample(range(1, 8), rng.randint(1, 7))),
+                radius_km=rng.choice([None, 15.0, 30.0, 60.0]),
+                dates=dates,
+                busy=busy,
+            )
+        )
     shifts = [
         # Shifts of one need share its place; a few are already full.
-        PlanShift(id=100 + j, day=rng.choice(days), location=rng.choice(places),
-                  places=rng.choice([0, 1, 2, 3, 5]))
+        PlanShift(
+            id=100 + j,
+            day=rng.choice(days),
+            location=rng.choice(places),
+            places=rng.choice([0, 1, 2, 3, 5]),
+        )
         for j in range(rng.randint(1, 8))
     ]
     return teams, shifts
@@ -203,16 +212,17 @@ def test_the_plan_prefers_more_places_over_less_travel():
     # The cheapest single move would send both teams near; filling both places wins.
     assert plan.places_filled == 2
     assert {(b.team_id, b.shift_id) for b in plan.bookings} == {(1, 10), (2, 11)}
-    assert plan.travel_km == pytest.approx(
-        geodesic((23.12, 113.30), (23.30, 113.30)).km, abs=0.001
-    )
+    assert plan.travel_km == pytest.approx(geodesic((23.12, 113.30), (23.30, 113.30)).km, abs=0.001)
 
 
 def test_a_team_never_sends_more_people_than_it_has_free_on_a_day():
     base = Point(23.1, 113.3)
     team = PlanTeam(1, base, size=3, busy={MONDAY: 1})
-    shifts = [PlanShift(10, MONDAY, base, places=5), PlanShift(11, MONDAY, base, places=5),
-              PlanShift(12, MONDAY + timedelta(days=1), base, places=5)]
+    shifts = [
+        PlanShift(10, MONDAY, base, places=5),
+        PlanShift(11, MONDAY, base, places=5),
+        PlanShift(12, MONDAY + timedelta(days=1), base, places=5),
+    ]
     plan = plan_season([team], shifts)
     assert sum(b.people for b in plan.bookings if b.day == MONDAY) == 2
     assert plan.filled_on(12) == 3
@@ -264,17 +274,28 @@ def _point_at(km: float) -> Point:
 
 def _helper(**kwargs) -> Helper:
     values = {
-        "id": 1, "name": "队", "kind": "team", "base": BASE, "radius_km": 10.0,
-        "need_kinds": frozenset({"farm_help", "repair"}), "skills": frozenset({"electrician"}),
-        "weekdays": frozenset({6, 7}), "size": 6,
+        "id": 1,
+        "name": "队",
+        "kind": "team",
+        "base": BASE,
+        "radius_km": 10.0,
+        "need_kinds": frozenset({"farm_help", "repair"}),
+        "skills": frozenset({"electrician"}),
+        "weekdays": frozenset({6, 7}),
+        "size": 6,
     }
     return Helper(**(values | kwargs))
 
 
 def _need(**kwargs) -> OpenNeed:
     values = {
-        "id": 1, "kind": "repair", "title": "修电线", "location": _point_at(5), "urgency": 1,
-        "published_on": TODAY - timedelta(days=30), "skills": frozenset({"electrician"}),
+        "id": 1,
+        "kind": "repair",
+        "title": "修电线",
+        "location": _point_at(5),
+        "urgency": 1,
+        "published_on": TODAY - timedelta(days=30),
+        "skills": frozenset({"electrician"}),
     }
     return OpenNeed(**(values | kwargs))
 
@@ -304,8 +325,9 @@ def test_kind_and_weekday_filters():
     saturday = MONDAY + timedelta(days=5)
     full_saturday = _need(kind="farm_help", skills=frozenset(), open_places={saturday: 0})
     assert screen(helper, full_saturday).exclusion is Exclusion.DAYS
-    open_saturday = _need(kind="farm_help", skills=frozenset(),
-                          open_places={MONDAY: 5, saturday: 3})
+    open_saturday = _need(
+        kind="farm_help", skills=frozenset(), open_places={MONDAY: 5, saturday: 3}
+    )
     match = recommend_needs(helper, [open_saturday], TODAY).matches[0]
     assert match.days == (saturday,)
     assert match.places == 3  # a team of 6, three places open that day
@@ -349,10 +371,12 @@ def test_helpers_for_a_need_nearest_first_within_their_own_radius():
     far_but_willing = _helper(id=2, base=_point_at(30), radius_km=50)
     far_and_unwilling = _helper(id=3, base=_point_at(30), radius_km=20)
     unskilled = _helper(id=4, skills=frozenset())
-    company = _helper(id=5, kind="company", need_kinds=frozenset({"micro_wish", "repair"}),
-                      base=_point_at(6))
-    result = recommend_helpers(need, [far_and_unwilling, unskilled, far_but_willing, near,
-                                      company], TODAY)
+    company = _helper(
+        id=5, kind="company", need_kinds=frozenset({"micro_wish", "repair"}), base=_point_at(6)
+    )
+    result = recommend_helpers(
+        need, [far_and_unwilling, unskilled, far_but_willing, near, company], TODAY
+    )
     assert [m.helper_id for m in result.matches] == [1, 5, 2]
     assert result.excluded == {Exclusion.DISTANCE: 1, Exclusion.SKILLS: 1}
     # Urgency and waiting are the need's: the same contribution for every helper.

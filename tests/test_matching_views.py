@@ -71,9 +71,17 @@ def _farm_need(session, **kwargs):
 
 def _shift(session, need, places, day=None, start=8):
     worker = session.get(User, need.created_by_id)
-    return claims.add_shift(session, need, worker, claims.ShiftData(
-        day=day or need.window_start, start_time=time(start), end_time=time(start + 4),
-        places=places))
+    return claims.add_shift(
+        session,
+        need,
+        worker,
+        claims.ShiftData(
+            day=day or need.window_start,
+            start_time=time(start),
+            end_time=time(start + 4),
+            places=places,
+        ),
+    )
 
 
 def _caseworker(session, need) -> User:
@@ -109,8 +117,12 @@ def test_wrong_roles_get_403(client, auth, session, no_mail):
     verifier = UserFactory(verifier=True)
     donor = UserFactory()
     expected = {
-        donor: ["/match/needs", "/organisation/matching", "/work/plan",
-                f"/work/needs/{need.id}/matches"],
+        donor: [
+            "/match/needs",
+            "/organisation/matching",
+            "/work/plan",
+            f"/work/needs/{need.id}/matches",
+        ],
         mate: ["/match/needs", "/organisation/matching"],  # a member, not the leader
         leader: ["/work/plan", f"/work/needs/{need.id}/matches"],
         verifier: ["/work/plan", f"/work/needs/{need.id}/matches", "/match/needs"],
@@ -134,28 +146,36 @@ def test_leader_sets_base_radius_size_and_weekdays(client, auth, session):
     auth.login(leader)
     page = client.get("/organisation/matching")
     assert page.status_code == 200 and 'name="weekdays"' in page.get_data(as_text=True)
-    response = client.post("/organisation/matching", data={
-        "district_code": YUEXIU, "radius_km": "25", "team_size": "4", "weekdays": ["6", "7"]})
+    response = client.post(
+        "/organisation/matching",
+        data={"district_code": YUEXIU, "radius_km": "25", "team_size": "4", "weekdays": ["6", "7"]},
+    )
     assert response.status_code == 302
     org = session.get(type(org), org.id)
     from app.places import gazetteer
+
     centre = gazetteer.get(YUEXIU)
     assert (org.base_lat, org.base_lng) == (centre.lat, centre.lng)
     assert (org.radius_km, org.team_size, org.available_weekdays) == (25, 4, "67")
-    response = client.post("/organisation/matching", data={
-        "base_lat": "23.2", "base_lng": "113.3", "radius_km": "40", "weekdays": ["1"]})
+    response = client.post(
+        "/organisation/matching",
+        data={"base_lat": "23.2", "base_lng": "113.3", "radius_km": "40", "weekdays": ["1"]},
+    )
     assert response.status_code == 302
     org = session.get(type(org), org.id)
     assert (org.base_lat, org.base_lng, org.available_weekdays) == (23.2, 113.3, "1")
 
 
-@pytest.mark.parametrize("data", [
-    {"base_lat": "23.2", "radius_km": "30", "weekdays": ["1"]},  # latitude alone
-    {"base_lat": "40.0", "base_lng": "116.4", "radius_km": "30", "weekdays": ["1"]},  # Beijing
-    {"district_code": YUEXIU, "radius_km": "0", "weekdays": ["1"]},
-    {"district_code": YUEXIU, "radius_km": "30"},  # no weekday
-    {"radius_km": "30", "weekdays": ["1"]},  # neither district nor point
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"base_lat": "23.2", "radius_km": "30", "weekdays": ["1"]},  # latitude alone
+        {"base_lat": "40.0", "base_lng": "116.4", "radius_km": "30", "weekdays": ["1"]},  # Beijing
+        {"district_code": YUEXIU, "radius_km": "0", "weekdays": ["1"]},
+        {"district_code": YUEXIU, "radius_km": "30"},  # no weekday
+        {"radius_km": "30", "weekdays": ["1"]},  # neither district nor point
+    ],
+)
 def test_bad_profiles_are_refused(client, auth, session, data):
     org, leader, _ = _team(session)
     auth.login(leader)
@@ -210,8 +230,9 @@ def test_company_sees_repairs_only_with_verified_skills(client, auth, session, n
     auth.login(admin)
     page = client.get("/match/needs").get_data(as_text=True)
     assert f'id="match-{wish.id}"' in page and f'id="match-{repair.id}"' not in page
-    skill = session.scalar(select(OrganisationSkill).where(
-        OrganisationSkill.organisation_id == company.id))
+    skill = session.scalar(
+        select(OrganisationSkill).where(OrganisationSkill.organisation_id == company.id)
+    )
     skill.verified_at = utcnow()
     page = client.get("/match/needs").get_data(as_text=True)
     assert f'id="match-{repair.id}"' in page
@@ -238,12 +259,14 @@ def test_caseworker_sees_nearby_verified_teams_for_a_need(client, auth, session,
 
 
 def _booked(session, shift_id):
-    return session.scalars(select(ShiftSignup).where(
-        ShiftSignup.shift_id == shift_id, ShiftSignup.status == SignupStatus.BOOKED)).all()
+    return session.scalars(
+        select(ShiftSignup).where(
+            ShiftSignup.shift_id == shift_id, ShiftSignup.status == SignupStatus.BOOKED
+        )
+    ).all()
 
 
-def test_caseworker_sees_the_plan_and_accepting_books_the_places(client, auth, session,
-                                                                 no_mail):
+def test_caseworker_sees_the_plan_and_accepting_books_the_places(client, auth, session, no_mail):
     need = _farm_need(session)
     shift = _shift(session, need, places=4)
     org, leader, mates = _team(session, members=3, **NEAR)
@@ -285,8 +308,12 @@ def test_accepting_checks_again_and_never_overbooks(client, auth, session, no_ma
     auth.login(_caseworker(session, need))
     assert f'value="{org.id}:{shift.id}:' in client.get("/work/plan").get_data(as_text=True)
     # Meanwhile another team's leader books 3 of the 4 places themselves.
-    claims.sign_up(session, session.get(Shift, shift.id), session.get(User, rival_leader.id),
-                   [rival_leader.id] + [m.id for m in rival_mates])
+    claims.sign_up(
+        session,
+        session.get(Shift, shift.id),
+        session.get(User, rival_leader.id),
+        [rival_leader.id] + [m.id for m in rival_mates],
+    )
     response = client.post("/work/plan/accept", data={"line": f"{org.id}:{shift.id}:3"})
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and 'id="short"' in page
@@ -307,8 +334,10 @@ def test_nobody_is_booked_on_two_shifts_of_one_day(client, auth, session, no_mai
     page = client.get("/work/plan").get_data(as_text=True)
     assert 'id="places-filled">3 / 4' in page  # three people, one shift each
     # Even a hand-made plan asking for the whole team on both shifts books 3 people.
-    client.post("/work/plan/accept", data={"line": [f"{org.id}:{morning.id}:3",
-                                                    f"{org.id}:{afternoon.id}:3"]})
+    client.post(
+        "/work/plan/accept",
+        data={"line": [f"{org.id}:{morning.id}:3", f"{org.id}:{afternoon.id}:3"]},
+    )
     booked = _booked(session, morning.id) + _booked(session, afternoon.id)
     assert len(booked) == 3 and len({s.user_id for s in booked}) == 3
 
@@ -338,7 +367,8 @@ def test_plans_stay_in_the_caseworkers_area(client, auth, session, no_mail):
 
 
 def test_plan_and_recommendation_pages_make_the_same_queries_for_more_data(
-        client, auth, session, count_queries, no_mail):
+    client, auth, session, count_queries, no_mail
+):
     worker = UserFactory(caseworker=True)
 
     def grow(n):
@@ -411,42 +441,87 @@ def _race(n, attempt):
 
 
 def _race_world(session, teams: int, members: int):
-    worker = User(email=f"cw{os.urandom(4).hex()}@race.example", display_name="社工",
-                  role=Role.CASEWORKER, area_code="440106", password_hash="x")
+    worker = User(
+        email=f"cw{os.urandom(4).hex()}@race.example",
+        display_name="社工",
+        role=Role.CASEWORKER,
+        area_code="440106",
+        password_hash="x",
+    )
     session.add(worker)
     session.flush()
-    household = Household(district_code="440106", created_by_id=worker.id, name="户主",
-                          id_number="44010619491231002X", phone="13900000000",
-                          address="某村1号", group=PersonGroup.ELDERLY, need_score=1)
+    household = Household(
+        district_code="440106",
+        created_by_id=worker.id,
+        name="户主",
+        id_number="44010619491231002X",
+        phone="13900000000",
+        address="某村1号",
+        group=PersonGroup.ELDERLY,
+        need_score=1,
+    )
     session.add(household)
     session.flush()
-    need = FarmHelp(household_id=household.id, created_by_id=worker.id,
-                    district_code="440106", title="抢收", story="并发测试用的农活。",
-                    category=CareCategory.LIVING, urgency=Urgency.NORMAL, approx_lat=23.125,
-                    approx_lng=113.375, state=NeedState.PUBLISHED, published_at=utcnow(),
-                    task="收稻", volunteers_needed=100, hours_per_volunteer=4,
-                    window_start=local_today(), window_end=local_today() + timedelta(days=3))
+    need = FarmHelp(
+        household_id=household.id,
+        created_by_id=worker.id,
+        district_code="440106",
+        title="抢收",
+        story="并发测试用的农活。",
+        category=CareCategory.LIVING,
+        urgency=Urgency.NORMAL,
+        approx_lat=23.125,
+        approx_lng=113.375,
+        state=NeedState.PUBLISHED,
+        published_at=utcnow(),
+        task="收稻",
+        volunteers_needed=100,
+        hours_per_volunteer=4,
+        window_start=local_today(),
+        window_end=local_today() + timedelta(days=3),
+    )
     session.add(need)
     session.flush()
     orgs = []
     for i in range(teams):
-        org = Organisation(kind=OrgKind.TEAM, name=f"队{i}", district_code="440106",
-                           status=OrgStatus.VERIFIED, verified_at=utcnow(), **NEAR)
+        org = Organisation(
+            kind=OrgKind.TEAM,
+            name=f"队{i}",
+            district_code="440106",
+            status=OrgStatus.VERIFIED,
+            verified_at=utcnow(),
+            **NEAR,
+        )
         session.add(org)
         for k in range(members):
-            user = User(email=f"m{k}.{i}.{os.urandom(4).hex()}@race.example",
-                        display_name=f"队员{k}", role=Role.TEAM, password_hash="x")
-            session.add(Membership(user=user, organisation=org,
-                                   role=MemberRole.ADMIN if k == 0 else MemberRole.MEMBER))
+            user = User(
+                email=f"m{k}.{i}.{os.urandom(4).hex()}@race.example",
+                display_name=f"队员{k}",
+                role=Role.TEAM,
+                password_hash="x",
+            )
+            session.add(
+                Membership(
+                    user=user,
+                    organisation=org,
+                    role=MemberRole.ADMIN if k == 0 else MemberRole.MEMBER,
+                )
+            )
         orgs.append(org)
     session.flush()
     return worker, need, orgs
 
 
 def _shift_row(session, need, worker, places, start):
-    shift = Shift(need_id=need.id, day=local_today() + timedelta(days=1),
-                  start_time=time(start), end_time=time(start + 2), places=places,
-                  checkin_code="ABC234", created_by_id=worker.id)
+    shift = Shift(
+        need_id=need.id,
+        day=local_today() + timedelta(days=1),
+        start_time=time(start),
+        end_time=time(start + 2),
+        places=places,
+        checkin_code="ABC234",
+        created_by_id=worker.id,
+    )
     session.add(shift)
     session.flush()
     return shift
@@ -454,8 +529,7 @@ def _shift_row(session, need, worker, places, start):
 
 def _accept_in_thread(app, race_engine, worker_id, items):
     with app.app_context(), Session(race_engine) as session:
-        report = services.accept_plan(session, session.get(User, worker_id), items,
-                                      local_today())
+        report = services.accept_plan(session, session.get(User, worker_id), items, local_today())
         session.commit()
         return f"booked:{report.people_booked}"
 
@@ -467,13 +541,20 @@ def test_concurrent_accepts_never_overbook_a_shift(app, race_engine):
         session.commit()
         worker_id, shift_id, org_ids = worker.id, shift.id, [o.id for o in orgs]
 
-    results = _race(10, lambda i: _accept_in_thread(
-        app, race_engine, worker_id, [services.PlanItem(org_ids[i], shift_id, 2)]))
+    results = _race(
+        10,
+        lambda i: _accept_in_thread(
+            app, race_engine, worker_id, [services.PlanItem(org_ids[i], shift_id, 2)]
+        ),
+    )
     assert not [r for r in results if r.startswith("crash")], results
     with Session(race_engine) as session:
         shift = session.get(Shift, shift_id)
-        booked = session.scalars(select(ShiftSignup).where(
-            ShiftSignup.shift_id == shift_id, ShiftSignup.status == SignupStatus.BOOKED)).all()
+        booked = session.scalars(
+            select(ShiftSignup).where(
+                ShiftSignup.shift_id == shift_id, ShiftSignup.status == SignupStatus.BOOKED
+            )
+        ).all()
         assert shift.places_taken == len(booked) == 5
         assert sum(int(r.split(":")[1]) for r in results) == 5
 
@@ -481,17 +562,23 @@ def test_concurrent_accepts_never_overbook_a_shift(app, race_engine):
 def test_concurrent_accepts_book_nobody_twice_on_one_day(app, race_engine):
     with Session(race_engine) as session:
         worker, need, (team,) = _race_world(session, teams=1, members=3)
-        shifts = [_shift_row(session, need, worker, places=3, start=6 + 2 * k)
-                  for k in range(6)]
+        shifts = [_shift_row(session, need, worker, places=3, start=6 + 2 * k) for k in range(6)]
         session.commit()
         worker_id, team_id, shift_ids = worker.id, team.id, [s.id for s in shifts]
 
-    results = _race(6, lambda i: _accept_in_thread(
-        app, race_engine, worker_id, [services.PlanItem(team_id, shift_ids[i], 3)]))
+    results = _race(
+        6,
+        lambda i: _accept_in_thread(
+            app, race_engine, worker_id, [services.PlanItem(team_id, shift_ids[i], 3)]
+        ),
+    )
     assert not [r for r in results if r.startswith("crash")], results
     with Session(race_engine) as session:
-        booked = session.scalars(select(ShiftSignup).where(
-            ShiftSignup.shift_id.in_(shift_ids), ShiftSignup.status == SignupStatus.BOOKED)).all()
+        booked = session.scalars(
+            select(ShiftSignup).where(
+                ShiftSignup.shift_id.in_(shift_ids), ShiftSignup.status == SignupStatus.BOOKED
+            )
+        ).all()
         users = [s.user_id for s in booked]
         assert len(users) == len(set(users)) == 3  # each member once that day
         assert sum(session.get(Shift, s).places_taken for s in shift_ids) == 3

@@ -28,8 +28,12 @@ def pay(session, standin: StripeStandIn, need, donor, yuan) -> CashDonation:
 
 
 def deliver_webhook(client, standin, payload: str, signature: str | None = None):
-    return client.post("/webhooks/stripe", data=payload, content_type="application/json",
-                       headers={"Stripe-Signature": signature or standin.sign(payload)})
+    return client.post(
+        "/webhooks/stripe",
+        data=payload,
+        content_type="application/json",
+        headers={"Stripe-Signature": signature or standin.sign(payload)},
+    )
 
 
 def test_without_keys_cash_is_visibly_unavailable(client, auth, session):
@@ -48,8 +52,7 @@ def test_checkout_session_request(session, stripe_enabled, no_mail):
     donation = pay(session, stripe_enabled, need, donor, 120)
     [request] = [r for r in stripe_enabled.requests if r.path == "/v1/checkout/sessions"]
     assert request.idempotency_key == f"checkout-{donation.receipt_number}"
-    assert request.params["metadata"] == {"need_id": str(need.id),
-                                          "donation_id": str(donation.id)}
+    assert request.params["metadata"] == {"need_id": str(need.id), "donation_id": str(donation.id)}
     price = request.params["line_items"]["0"]["price_data"]
     assert price["unit_amount"] == "12000" and price["currency"] == "cny"
     assert request.params["success_url"].endswith("?session_id={CHECKOUT_SESSION_ID}")
@@ -108,13 +111,17 @@ def test_events_out_of_order(client, session, stripe_enabled, no_mail):
     deliver_webhook(client, stripe_enabled, expired)  # late and stale: ignored
     assert session.get(CashDonation, donation.id).status is CashStatus.PAID
     other = pay(session, stripe_enabled, session.get(Need, need.id), UserFactory(), 50)
-    deliver_webhook(client, stripe_enabled,
-                    stripe_enabled.event(other.checkout_session_id, "checkout.session.expired"))
+    deliver_webhook(
+        client,
+        stripe_enabled,
+        stripe_enabled.event(other.checkout_session_id, "checkout.session.expired"),
+    )
     assert session.get(CashDonation, other.id).status is CashStatus.EXPIRED
 
 
-def test_partial_gifts_add_up_and_fully_funded_need_is_claimed(client, auth, session,
-                                                               stripe_enabled, no_mail):
+def test_partial_gifts_add_up_and_fully_funded_need_is_claimed(
+    client, auth, session, stripe_enabled, no_mail
+):
     need = wish(300)
     first, second = UserFactory(), UserFactory()
     a = pay(session, stripe_enabled, need, first, 100)
@@ -133,8 +140,9 @@ def test_partial_gifts_add_up_and_fully_funded_need_is_claimed(client, auth, ses
     assert 'id="cash-funded"' in page and "300" in page.split('id="cash-funded"')[1][:200]
 
 
-def test_last_fifty_raced_by_two_donors_refunds_the_excess_once(client, session, stripe_enabled,
-                                                                no_mail):
+def test_last_fifty_raced_by_two_donors_refunds_the_excess_once(
+    client, session, stripe_enabled, no_mail
+):
     need = wish(300)
     base = pay(session, stripe_enabled, need, UserFactory(), 250)
     deliver_webhook(client, stripe_enabled, stripe_enabled.event(base.checkout_session_id))
@@ -148,7 +156,8 @@ def test_last_fifty_raced_by_two_donors_refunds_the_excess_once(client, session,
     assert x.status is CashStatus.PAID
     assert y.status is CashStatus.REFUNDED and y.refunded_minor == 5000
     assert [(r["amount"], r["payment_intent"]) for r in stripe_enabled.refunds] == [
-        (5000, y.payment_intent_id)]
+        (5000, y.payment_intent_id)
+    ]
     refund_request = [r for r in stripe_enabled.requests if r.path == "/v1/refunds"][0]
     assert refund_request.idempotency_key == f"refund-{y.id}-to-5000"
     assert payments.funded_minor(session, session.get(Need, need.id)) == 30_000
@@ -226,8 +235,9 @@ def test_receipt_and_giving_history(client, auth, session, stripe_enabled, no_ma
     auth.login(donor)
     receipt = client.get(f"/payments/{gift.id}/receipt").get_data(as_text=True)
     assert gift.receipt_number in receipt and "¥100.00" in receipt
-    assert gift.receipt_number in client.get("/me/giving").get_data(as_text=True) or \
-        f"/payments/{gift.id}/receipt" in client.get("/me/giving").get_data(as_text=True)
+    assert gift.receipt_number in client.get("/me/giving").get_data(
+        as_text=True
+    ) or f"/payments/{gift.id}/receipt" in client.get("/me/giving").get_data(as_text=True)
     success = client.get(f"/payments/{gift.id}/success?session_id=x").get_data(as_text=True)
     assert "payment-state" in success
     auth.logout()
@@ -245,8 +255,9 @@ def _funded(client, session, stripe_enabled, value=100):
     return need, donor, claim
 
 
-def test_cash_claim_cannot_be_withdrawn_released_or_lapse(client, auth, session, stripe_enabled,
-                                                          no_mail):
+def test_cash_claim_cannot_be_withdrawn_released_or_lapse(
+    client, auth, session, stripe_enabled, no_mail
+):
     from datetime import timedelta
 
     from app.claims import services as claims
@@ -259,8 +270,9 @@ def test_cash_claim_cannot_be_withdrawn_released_or_lapse(client, auth, session,
     assert 'data-action="withdraw"' not in page
     assert client.post(f"/claims/{claim.id}/withdraw", data={"note": "x"}).status_code == 409
     with pytest.raises(Conflict):
-        claims.release_claim(session, session.get(Claim, claim.id),
-                             session.get(User, need.created_by_id), "不要了")
+        claims.release_claim(
+            session, session.get(Claim, claim.id), session.get(User, need.created_by_id), "不要了"
+        )
     report = sweep(session, now=claim.due_at + timedelta(days=1))
     assert report.claims_lapsed == 0
     need = session.get(Need, need.id)
@@ -276,8 +288,11 @@ def test_expired_need_refunds_partial_cash(client, session, stripe_enabled, no_m
     need = wish(300)
     gift = pay(session, stripe_enabled, need, UserFactory(), 100)
     deliver_webhook(client, stripe_enabled, stripe_enabled.event(gift.checkout_session_id))
-    session.execute(Need.__table__.update().where(Need.id == need.id)
-                    .values(deadline=local_today() - timedelta(days=1)))
+    session.execute(
+        Need.__table__.update()
+        .where(Need.id == need.id)
+        .values(deadline=local_today() - timedelta(days=1))
+    )
     sweep(session)
     session.commit()
     session.expire_all()
@@ -290,4 +305,6 @@ def test_unicode_digits_are_not_an_amount(client, auth, session, stripe_enabled)
     need = wish(300)
     auth.login(UserFactory())
     for amount in ("²", "１２", "9" * 30):
-        assert client.post(f"/needs/{need.id}/give", data={"amount_yuan": amount}).status_code == 422
+        assert (
+            client.post(f"/needs/{need.id}/give", data={"amount_yuan": amount}).status_code == 422
+        )

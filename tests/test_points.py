@@ -44,8 +44,9 @@ def test_confirmation_awards_value_points_once(session, no_mail):
     claim = claims.live_claim(session, need) or session.scalar(select(claims.Claim))
     with pytest.raises((InvalidTransition, Conflict)):
         claims.confirm_delivery(session, claim, worker)
-    event = session.scalar(select(NeedEvent).where(NeedEvent.need_id == need.id,
-                                                   NeedEvent.action == "confirm"))
+    event = session.scalar(
+        select(NeedEvent).where(NeedEvent.need_id == need.id, NeedEvent.action == "confirm")
+    )
     assert points.award_for_confirmation(session, need, event) == 0
     assert points.balance(session, Owner(user_id=donor.id)) == 30
 
@@ -54,7 +55,9 @@ def test_urgent_and_red_bonuses(session, no_mail, app):
     need, donor, _ = confirmed_wish(session, value=100, urgency=Urgency.CRITICAL)
     rules = {e.rule for e in points.entries(session, Owner(user_id=donor.id))}
     assert rules == {"help_value", "urgent_bonus"}
-    assert points.balance(session, Owner(user_id=donor.id)) == 10 + app.config["POINTS_BONUS_URGENT"]
+    assert (
+        points.balance(session, Owner(user_id=donor.id)) == 10 + app.config["POINTS_BONUS_URGENT"]
+    )
 
 
 def test_red_bonus_after_a_lapsed_claim(session, no_mail, app):
@@ -68,7 +71,9 @@ def test_red_bonus_after_a_lapsed_claim(session, no_mail, app):
     claims.mark_delivered(session, claim, donor, "")
     claims.confirm_delivery(session, claim, session.get(User, need.created_by_id), 0)
     assert {e.rule for e in points.entries(session, Owner(user_id=donor.id))} == {
-        "help_value", "red_bonus"}
+        "help_value",
+        "red_bonus",
+    }
 
 
 def test_withdrawn_confirmation_reverses_exactly(session, no_mail):
@@ -86,18 +91,22 @@ def test_withdrawn_confirmation_reverses_exactly(session, no_mail):
     assert points.balance(session, owner) == earned
     claims.withdraw_confirmation(session, need, worker, "再次撤回")
     assert points.balance(session, owner) == 0
-    reversals = session.scalar(select(func.count(PointsEntry.id)).where(
-        PointsEntry.reverses_id.is_not(None)))
+    reversals = session.scalar(
+        select(func.count(PointsEntry.id)).where(PointsEntry.reverses_id.is_not(None))
+    )
     assert reversals == 4  # two awards, twice
 
 
 def test_team_hours_credit_member_and_team(session, no_mail):
     today = local_today()
-    need = need_in_state(NeedState.PUBLISHED, FarmHelpFactory, window_start=today,
-                         window_end=today)
+    need = need_in_state(NeedState.PUBLISHED, FarmHelpFactory, window_start=today, window_end=today)
     worker = session.get(User, need.created_by_id)
-    shift = claims.add_shift(session, need, worker, claims.ShiftData(
-        day=today, start_time=time(8), end_time=time(11), places=3))
+    shift = claims.add_shift(
+        session,
+        need,
+        worker,
+        claims.ShiftData(day=today, start_time=time(8), end_time=time(11), places=3),
+    )
     org = OrganisationFactory(verified=True, team=True)
     leader = member_of(org)
     member = member_of(org, MemberRole.MEMBER)
@@ -122,8 +131,11 @@ def test_no_points_for_own_needs(session, no_mail):
 
 def test_received_donation_earns_company_points_once(session, no_mail):
     company = member_of(OrganisationFactory(verified=True))
-    logged = donations.log_donation(session, company, donations.DonationData(
-        item="大米", quantity=10, value_yuan=800, district_code="440106"))
+    logged = donations.log_donation(
+        session,
+        company,
+        donations.DonationData(item="大米", quantity=10, value_yuan=800, district_code="440106"),
+    )
     owner = Owner(org_id=company.organisation.id)
     assert points.balance(session, owner) == 0  # logged is not confirmed
     worker = UserFactory(caseworker=True)
@@ -137,9 +149,18 @@ def test_received_donation_earns_company_points_once(session, no_mail):
 
 def _rich(session, amount):
     user = UserFactory()
-    session.add(PointsEntry(owner_user_id=user.id, amount=amount, kind=EntryKind.EARN,
-                            rule="test", reason="test", source_kind="test", source_id=user.id,
-                            dedupe_key=f"test:{user.id}"))
+    session.add(
+        PointsEntry(
+            owner_user_id=user.id,
+            amount=amount,
+            kind=EntryKind.EARN,
+            rule="test",
+            reason="test",
+            source_kind="test",
+            source_id=user.id,
+            dedupe_key=f"test:{user.id}",
+        )
+    )
     session.flush()
     return user
 
@@ -180,8 +201,18 @@ def test_short_balance_refused_and_nothing_changes(session):
 def test_company_admin_spends_company_points(session, no_mail):
     company = member_of(OrganisationFactory(verified=True))
     org_id = company.organisation.id
-    session.add(PointsEntry(owner_org_id=org_id, amount=100, kind=EntryKind.EARN, rule="t",
-                            reason="t", source_kind="t", source_id=1, dedupe_key="t:org"))
+    session.add(
+        PointsEntry(
+            owner_org_id=org_id,
+            amount=100,
+            kind=EntryKind.EARN,
+            rule="t",
+            reason="t",
+            source_kind="t",
+            source_id=1,
+            dedupe_key="t:org",
+        )
+    )
     reward = Reward(name_zh="菜", name_en="Veg", price_points=60, stock=1)
     session.add(reward)
     session.flush()
@@ -195,21 +226,48 @@ def test_leaderboards_by_period_and_area(session):
     org_b = OrganisationFactory(verified=True, name="乙公司", district_code="440304")
     team = OrganisationFactory(verified=True, team=True, name="丙队")
     last_year = utcnow() - timedelta(days=400)
-    rows = [(org_a.id, 100, "440106", utcnow()), (org_b.id, 300, "440304", last_year),
-            (org_b.id, 50, "440304", utcnow()), (team.id, 70, "440106", utcnow())]
+    rows = [
+        (org_a.id, 100, "440106", utcnow()),
+        (org_b.id, 300, "440304", last_year),
+        (org_b.id, 50, "440304", utcnow()),
+        (team.id, 70, "440106", utcnow()),
+    ]
     for i, (org_id, amount, district, when) in enumerate(rows):
-        session.add(PointsEntry(owner_org_id=org_id, amount=amount, kind=EntryKind.EARN,
-                                rule="t", reason="t", source_kind="t", source_id=i,
-                                district_code=district, dedupe_key=f"lb:{i}", created_at=when))
+        session.add(
+            PointsEntry(
+                owner_org_id=org_id,
+                amount=amount,
+                kind=EntryKind.EARN,
+                rule="t",
+                reason="t",
+                source_kind="t",
+                source_id=i,
+                district_code=district,
+                dedupe_key=f"lb:{i}",
+                created_at=when,
+            )
+        )
     # Spending does not lower a rank.
-    session.add(PointsEntry(owner_org_id=org_b.id, amount=-300, kind=EntryKind.SPEND, rule="t",
-                            reason="t", source_kind="t", source_id=9, dedupe_key="lb:spend"))
+    session.add(
+        PointsEntry(
+            owner_org_id=org_b.id,
+            amount=-300,
+            kind=EntryKind.SPEND,
+            rule="t",
+            reason="t",
+            source_kind="t",
+            source_id=9,
+            dedupe_key="lb:spend",
+        )
+    )
     session.flush()
     all_time = boards.leaderboard(session, boards.Board.COMPANIES, "all")
     assert [(s.name, s.points) for s in all_time] == [("乙公司", 350), ("甲公司", 100)]
     this_year = boards.leaderboard(session, boards.Board.COMPANIES, "year")
-    assert [(s.name, s.points, s.rank) for s in this_year] == [("甲公司", 100, 1),
-                                                                ("乙公司", 50, 2)]
+    assert [(s.name, s.points, s.rank) for s in this_year] == [
+        ("甲公司", 100, 1),
+        ("乙公司", 50, 2),
+    ]
     shenzhen = boards.leaderboard(session, boards.Board.COMPANIES, "all", "440300")
     assert [s.name for s in shenzhen] == ["乙公司"]
     assert [s.name for s in boards.leaderboard(session, boards.Board.TEAMS)] == ["丙队"]
@@ -220,9 +278,19 @@ def test_leaderboard_constant_queries(client, session, count_queries):
     def add(n, offset):
         for i in range(n):
             org = OrganisationFactory(verified=True)
-            session.add(PointsEntry(owner_org_id=org.id, amount=10 + i, kind=EntryKind.EARN,
-                                    rule="t", reason="t", source_kind="t", source_id=offset + i,
-                                    dedupe_key=f"q:{offset + i}", district_code="440106"))
+            session.add(
+                PointsEntry(
+                    owner_org_id=org.id,
+                    amount=10 + i,
+                    kind=EntryKind.EARN,
+                    rule="t",
+                    reason="t",
+                    source_kind="t",
+                    source_id=offset + i,
+                    dedupe_key=f"q:{offset + i}",
+                    district_code="440106",
+                )
+            )
         session.flush()
 
     add(2, 0)
@@ -238,14 +306,41 @@ def test_leaderboard_constant_queries(client, session, count_queries):
 def test_expiry_by_ledger_entries(session, app):
     user = UserFactory()
     old = utcnow() - timedelta(days=500)
-    session.add_all([
-        PointsEntry(owner_user_id=user.id, amount=100, kind=EntryKind.EARN, rule="t",
-                    reason="t", source_kind="t", source_id=1, dedupe_key="x:1", created_at=old),
-        PointsEntry(owner_user_id=user.id, amount=-30, kind=EntryKind.SPEND, rule="t",
-                    reason="t", source_kind="t", source_id=2, dedupe_key="x:2"),
-        PointsEntry(owner_user_id=user.id, amount=40, kind=EntryKind.EARN, rule="t",
-                    reason="t", source_kind="t", source_id=3, dedupe_key="x:3"),
-    ])
+    session.add_all(
+        [
+            PointsEntry(
+                owner_user_id=user.id,
+                amount=100,
+                kind=EntryKind.EARN,
+                rule="t",
+                reason="t",
+                source_kind="t",
+                source_id=1,
+                dedupe_key="x:1",
+                created_at=old,
+            ),
+            PointsEntry(
+                owner_user_id=user.id,
+                amount=-30,
+                kind=EntryKind.SPEND,
+                rule="t",
+                reason="t",
+                source_kind="t",
+                source_id=2,
+                dedupe_key="x:2",
+            ),
+            PointsEntry(
+                owner_user_id=user.id,
+                amount=40,
+                kind=EntryKind.EARN,
+                rule="t",
+                reason="t",
+                source_kind="t",
+                source_id=3,
+                dedupe_key="x:3",
+            ),
+        ]
+    )
     session.flush()
     owner = Owner(user_id=user.id)
     assert points.expire_points(session, date(2026, 12, 31)) == 0  # expiry off by default
@@ -287,8 +382,11 @@ def test_impact_report_and_csv(client, auth, session, no_mail):
     claim = claims.claim_need(session, need, company)
     claims.mark_delivered(session, claim, company, "")
     claims.confirm_delivery(session, claim, worker, 0)
-    logged = donations.log_donation(session, company, donations.DonationData(
-        item="棉被", quantity=5, value_yuan=600, need_id=need.id))
+    logged = donations.log_donation(
+        session,
+        company,
+        donations.DonationData(item="棉被", quantity=5, value_yuan=600, need_id=need.id),
+    )
     donations.receive_donation(session, logged.donation, worker)
     report = boards.impact_report(session, company.organisation, None, None)
     assert (report.households, report.needs, report.value_yuan) == (1, 1, 1000)

@@ -32,13 +32,19 @@ def canary_need(session):
     household = HouseholdFactory(**CANARY, lat=23.14567, lng=113.36789)
     caseworker = session.get(User, household.created_by_id)
     data = services.NeedData(
-        kind=NeedKind.MICRO_WISH, title="给独居老人的电饭煲", story="老人的电饭煲坏了，希望有一个新的。",
-        category=CareCategory.LIVING, urgency=Urgency.HIGH, item="电饭煲", quantity=1,
+        kind=NeedKind.MICRO_WISH,
+        title="给独居老人的电饭煲",
+        story="老人的电饭煲坏了，希望有一个新的。",
+        category=CareCategory.LIVING,
+        urgency=Urgency.HIGH,
+        item="电饭煲",
+        quantity=1,
         estimated_value_yuan=260,
     )
     need = services.create_need(session, caseworker, household, data)
-    return advance(session, need, NeedState.PUBLISHED, worker=caseworker,
-                   verifier=UserFactory(verifier=True))
+    return advance(
+        session, need, NeedState.PUBLISHED, worker=caseworker, verifier=UserFactory(verifier=True)
+    )
 
 
 def _assert_clean(text: str) -> None:
@@ -52,10 +58,19 @@ def test_canary_reaches_no_public_surface(client, auth, canary_need, caplog):
     caplog.set_level(logging.DEBUG)
     donor = UserFactory()
     urls = [
-        "/", "/needs", f"/needs/{canary_need.id}", "/needs?city=440100",
-        "/api/v1/needs", f"/api/v1/needs/{canary_need.id}", "/api/v1/needs?district=440106",
-        "/api/v1/openapi.json", "/leaderboards", "/rewards", "/api/v1/leaderboards",
-        "/api/v1/rewards", "/healthz",
+        "/",
+        "/needs",
+        f"/needs/{canary_need.id}",
+        "/needs?city=440100",
+        "/api/v1/needs",
+        f"/api/v1/needs/{canary_need.id}",
+        "/api/v1/needs?district=440106",
+        "/api/v1/openapi.json",
+        "/leaderboards",
+        "/rewards",
+        "/api/v1/leaderboards",
+        "/api/v1/rewards",
+        "/healthz",
     ]
     for url in urls:
         response = client.get(url)
@@ -80,9 +95,16 @@ def test_canary_absent_from_logs_when_things_fail(client, auth, canary_need, cap
     caseworker = session.get(User, canary_need.created_by_id)
     auth.login(caseworker)
     # A second household with the same data but an over-long phone: refused, nothing logged.
-    response = client.post("/work/households/new", data={**CANARY, "phone": "1" * 30,
-                                                         "district_code": "440106",
-                                                         "group": "elderly", "need_score": 1})
+    response = client.post(
+        "/work/households/new",
+        data={
+            **CANARY,
+            "phone": "1" * 30,
+            "district_code": "440106",
+            "group": "elderly",
+            "need_score": 1,
+        },
+    )
     assert response.status_code == 422
     _assert_clean(caplog.text)
 
@@ -119,8 +141,13 @@ def test_story_naming_the_household_is_refused(session):
     household = HouseholdFactory(**CANARY)
     caseworker = session.get(UserFactory._meta.model, household.created_by_id)
     data = services.NeedData(
-        kind=NeedKind.MICRO_WISH, title="电饭煲", story=f"请联系{CANARY['phone']}送货上门",
-        category=CareCategory.LIVING, urgency=Urgency.NORMAL, item="电饭煲", quantity=1,
+        kind=NeedKind.MICRO_WISH,
+        title="电饭煲",
+        story=f"请联系{CANARY['phone']}送货上门",
+        category=CareCategory.LIVING,
+        urgency=Urgency.NORMAL,
+        item="电饭煲",
+        quantity=1,
         estimated_value_yuan=200,
     )
     with pytest.raises(ValidationFailed) as excinfo:
@@ -150,9 +177,15 @@ def test_canary_absent_from_claimer_pages_notifications_and_reports(
     _assert_clean(" ".join(n.subject + n.body for n in notices))
     _assert_clean(" ".join(e.subject + e.body for e in emails))
     auth.login(company)
-    for url in ["/claims/mine", f"/claims/{claim.id}", "/points", "/notifications",
-                "/organisation/impact?period=all", "/organisation/impact.csv?period=all",
-                f"/companies/{company.organisation.id}"]:
+    for url in [
+        "/claims/mine",
+        f"/claims/{claim.id}",
+        "/points",
+        "/notifications",
+        "/organisation/impact?period=all",
+        "/organisation/impact.csv?period=all",
+        f"/companies/{company.organisation.id}",
+    ]:
         response = client.get(url)
         assert response.status_code == 200, url
         _assert_clean(response.get_data(as_text=True))

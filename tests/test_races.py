@@ -53,8 +53,7 @@ def race_engine(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 def _user(session: Session, email: str, role: Role, area: str | None = None) -> User:
-    user = User(email=email, display_name=email, role=role, area_code=area,
-                password_hash="x")
+    user = User(email=email, display_name=email, role=role, area_code=area, password_hash="x")
     session.add(user)
     return user
 
@@ -62,15 +61,32 @@ def _user(session: Session, email: str, role: Role, area: str | None = None) -> 
 def _published(session: Session, cls: type[Need], **extra: object) -> tuple[Need, User]:
     worker = _user(session, f"cw{os.urandom(4).hex()}@race.example", Role.CASEWORKER, "440106")
     session.flush()
-    household = Household(district_code="440106", created_by_id=worker.id, name="户主",
-                          id_number="44010619491231002X", phone="13900000000",
-                          address="某村1号", group=PersonGroup.ELDERLY, need_score=1)
+    household = Household(
+        district_code="440106",
+        created_by_id=worker.id,
+        name="户主",
+        id_number="44010619491231002X",
+        phone="13900000000",
+        address="某村1号",
+        group=PersonGroup.ELDERLY,
+        need_score=1,
+    )
     session.add(household)
     session.flush()
-    need = cls(household_id=household.id, created_by_id=worker.id, district_code="440106",
-               title="赛跑测试", story="并发测试用的需求。", category=CareCategory.LIVING,
-               urgency=Urgency.NORMAL, approx_lat=23.125, approx_lng=113.375,
-               state=NeedState.PUBLISHED, published_at=utcnow(), **extra)
+    need = cls(
+        household_id=household.id,
+        created_by_id=worker.id,
+        district_code="440106",
+        title="赛跑测试",
+        story="并发测试用的需求。",
+        category=CareCategory.LIVING,
+        urgency=Urgency.NORMAL,
+        approx_lat=23.125,
+        approx_lng=113.375,
+        state=NeedState.PUBLISHED,
+        published_at=utcnow(),
+        **extra,
+    )
     session.add(need)
     session.flush()
     return need, worker
@@ -98,8 +114,9 @@ def _race(n: int, attempt: Callable[[int], str]) -> Counter[str]:
 
 def test_fifty_threads_claim_one_wish(app: Flask, race_engine: Engine) -> None:
     with Session(race_engine) as session:
-        need, _worker = _published(session, MicroWish, item="电饭煲", quantity=1,
-                                   estimated_value_yuan=300)
+        need, _worker = _published(
+            session, MicroWish, item="电饭煲", quantity=1, estimated_value_yuan=300
+        )
         donors = [_user(session, f"d{i}.{need.id}@race.example", Role.DONOR) for i in range(N)]
         session.commit()
         need_id, donor_ids = need.id, [d.id for d in donors]
@@ -107,8 +124,9 @@ def test_fifty_threads_claim_one_wish(app: Flask, race_engine: Engine) -> None:
     def attempt(i: int) -> str:
         with app.app_context(), Session(race_engine) as session:
             try:
-                services.claim_need(session, session.get(Need, need_id),
-                                    session.get(User, donor_ids[i]))
+                services.claim_need(
+                    session, session.get(Need, need_id), session.get(User, donor_ids[i])
+                )
                 session.commit()
                 return "won"
             except DomainError as exc:
@@ -129,20 +147,43 @@ def test_fifty_threads_claim_one_wish(app: Flask, race_engine: Engine) -> None:
 def test_fifty_teams_race_for_ten_places(app: Flask, race_engine: Engine) -> None:
     today = local_today()
     with Session(race_engine) as session:
-        need, worker = _published(session, FarmHelp, task="插秧", window_start=today,
-                                  window_end=today + timedelta(days=1), volunteers_needed=10,
-                                  hours_per_volunteer=4)
-        shift = Shift(need_id=need.id, day=today, start_time=time(8), end_time=time(12),
-                      places=10, checkin_code="ABC234", created_by_id=worker.id)
+        need, worker = _published(
+            session,
+            FarmHelp,
+            task="插秧",
+            window_start=today,
+            window_end=today + timedelta(days=1),
+            volunteers_needed=10,
+            hours_per_volunteer=4,
+        )
+        shift = Shift(
+            need_id=need.id,
+            day=today,
+            start_time=time(8),
+            end_time=time(12),
+            places=10,
+            checkin_code="ABC234",
+            created_by_id=worker.id,
+        )
         session.add(shift)
         leaders = []
         for i in range(N):
-            org = Organisation(kind=OrgKind.TEAM, name=f"队{i}", district_code="440106",
-                               status=OrgStatus.VERIFIED, verified_at=utcnow())
+            org = Organisation(
+                kind=OrgKind.TEAM,
+                name=f"队{i}",
+                district_code="440106",
+                status=OrgStatus.VERIFIED,
+                verified_at=utcnow(),
+            )
             leader = _user(session, f"t{i}.{need.id}@race.example", Role.TEAM)
             mate = _user(session, f"m{i}.{need.id}@race.example", Role.TEAM)
-            session.add_all([org, Membership(user=leader, organisation=org, role=MemberRole.ADMIN),
-                             Membership(user=mate, organisation=org)])
+            session.add_all(
+                [
+                    org,
+                    Membership(user=leader, organisation=org, role=MemberRole.ADMIN),
+                    Membership(user=mate, organisation=org),
+                ]
+            )
             leaders.append((leader, mate))
         session.commit()
         shift_id = shift.id
@@ -154,8 +195,9 @@ def test_fifty_teams_race_for_ten_places(app: Flask, race_engine: Engine) -> Non
         ids = [leader_id] if i % 2 else [leader_id, mate_id]
         with app.app_context(), Session(race_engine) as session:
             try:
-                services.sign_up(session, session.get(Shift, shift_id),
-                                 session.get(User, leader_id), ids)
+                services.sign_up(
+                    session, session.get(Shift, shift_id), session.get(User, leader_id), ids
+                )
                 session.commit()
                 return f"booked:{len(ids)}"
             except DomainError as exc:
@@ -166,19 +208,27 @@ def test_fifty_teams_race_for_ten_places(app: Flask, race_engine: Engine) -> Non
     assert not [r for r in results if r.startswith("crash")], results
     with Session(race_engine) as session:
         shift = session.get(Shift, shift_id)
-        booked = session.scalar(select(func.count(ShiftSignup.id)).where(
-            ShiftSignup.shift_id == shift_id, ShiftSignup.status == SignupStatus.BOOKED))
+        booked = session.scalar(
+            select(func.count(ShiftSignup.id)).where(
+                ShiftSignup.shift_id == shift_id, ShiftSignup.status == SignupStatus.BOOKED
+            )
+        )
         assert shift.places_taken <= 10
         assert booked == shift.places_taken
-        assert booked == sum(int(r.split(":")[1]) for r in results.elements()
-                             if r.startswith("booked"))
+        assert booked == sum(
+            int(r.split(":")[1]) for r in results.elements() if r.startswith("booked")
+        )
         assert shift.places_taken >= 9  # the places did not go unused for no reason
         assert session.get(Need, shift.need_id).state is NeedState.CLAIMED
 
 
 def _post(url: str, body: dict[str, object], token: str | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
@@ -201,8 +251,10 @@ def test_fifty_http_clients_claim_one_wish(live_server: str) -> None:
     api = f"{live_server}/api/v1"
     tokens = []
     for i in range(1, N + 1):
-        status, body = _post(f"{api}/auth/token", {"email": f"donor{i}@demo.example",
-                                                   "password": "shanlian-demo-2026"})
+        status, body = _post(
+            f"{api}/auth/token",
+            {"email": f"donor{i}@demo.example", "password": "shanlian-demo-2026"},
+        )
         assert status == 201, body
         tokens.append(body["token"])
     open_wishes = _get(f"{api}/needs?kind=micro_wish&status=published&per_page=100")["items"]
@@ -218,17 +270,29 @@ def test_fifty_http_clients_claim_one_wish(live_server: str) -> None:
     results = _race(N, attempt)
     assert results == Counter({"won": 1, "refused:409": N - 1}), results
     assert _get(f"{api}/needs/{need_id}")["status"] == "claimed"
-    holders = [i for i in range(N)
-               if any(c["need_id"] == need_id for c in _get(f"{api}/me/claims", tokens[i])["items"])]
+    holders = [
+        i
+        for i in range(N)
+        if any(c["need_id"] == need_id for c in _get(f"{api}/me/claims", tokens[i])["items"])
+    ]
     assert len(holders) == 1
 
 
 def _grant(session: Session, user: User, amount: int) -> None:
     from app.points.models import EntryKind, PointsEntry
 
-    session.add(PointsEntry(owner_user_id=user.id, amount=amount, kind=EntryKind.EARN,
-                            rule="grant", reason="test grant", source_kind="test",
-                            source_id=user.id, dedupe_key=f"grant:{user.id}"))
+    session.add(
+        PointsEntry(
+            owner_user_id=user.id,
+            amount=amount,
+            kind=EntryKind.EARN,
+            rule="grant",
+            reason="test grant",
+            source_kind="test",
+            source_id=user.id,
+            dedupe_key=f"grant:{user.id}",
+        )
+    )
 
 
 def test_fifty_redemptions_for_five_in_stock(app: Flask, race_engine: Engine) -> None:
@@ -238,8 +302,9 @@ def test_fifty_redemptions_for_five_in_stock(app: Flask, race_engine: Engine) ->
     with Session(race_engine) as session:
         reward = Reward(name_zh="花生油", name_en="Oil", price_points=100, stock=5)
         session.add(reward)
-        people = [_user(session, f"r{i}.{os.urandom(3).hex()}@race.example", Role.DONOR)
-                  for i in range(N)]
+        people = [
+            _user(session, f"r{i}.{os.urandom(3).hex()}@race.example", Role.DONOR) for i in range(N)
+        ]
         session.flush()
         for person in people:
             _grant(session, person, 150)
@@ -260,8 +325,11 @@ def test_fifty_redemptions_for_five_in_stock(app: Flask, race_engine: Engine) ->
     assert results == Counter({"redeemed": 5, "refused:409": N - 5}), results
     with Session(race_engine) as session:
         assert session.get(Reward, reward_id).stock == 0
-        winners = set(session.scalars(select(Redemption.owner_user_id)
-                                      .where(Redemption.reward_id == reward_id)))
+        winners = set(
+            session.scalars(
+                select(Redemption.owner_user_id).where(Redemption.reward_id == reward_id)
+            )
+        )
         assert len(winners) == 5
         for user_id in ids:
             expected = 50 if user_id in winners else 150
@@ -286,8 +354,7 @@ def test_one_owner_racing_own_balance(app: Flask, race_engine: Engine) -> None:
     def attempt(_i: int) -> str:
         with app.app_context(), Session(race_engine) as session:
             try:
-                points.redeem(session, session.get(Reward, reward_id),
-                              session.get(User, person_id))
+                points.redeem(session, session.get(Reward, reward_id), session.get(User, person_id))
                 session.commit()
                 return "redeemed"
             except DomainError as exc:
@@ -308,17 +375,24 @@ def test_two_donors_race_for_the_last_fifty(app: Flask, race_engine: Engine) -> 
     from app.payments.models import CashDonation, CashStatus
 
     with Session(race_engine) as session:
-        need, _worker = _published(session, MicroWish, item="轮椅", quantity=1,
-                                   estimated_value_yuan=300)
-        donors = [_user(session, f"p{i}.{os.urandom(3).hex()}@race.example", Role.DONOR)
-                  for i in range(3)]
+        need, _worker = _published(
+            session, MicroWish, item="轮椅", quantity=1, estimated_value_yuan=300
+        )
+        donors = [
+            _user(session, f"p{i}.{os.urandom(3).hex()}@race.example", Role.DONOR) for i in range(3)
+        ]
         session.flush()
         gifts = []
         for i, (donor, amount) in enumerate(zip(donors, (25_000, 5_000, 5_000), strict=True)):
-            gift = CashDonation(need_id=need.id, donor_id=donor.id, amount_minor=amount,
-                                currency="cny", status=CashStatus.PENDING,
-                                checkout_session_id=f"cs_race_{need.id}_{i}",
-                                receipt_number=f"R{need.id}x{i}")
+            gift = CashDonation(
+                need_id=need.id,
+                donor_id=donor.id,
+                amount_minor=amount,
+                currency="cny",
+                status=CashStatus.PENDING,
+                checkout_session_id=f"cs_race_{need.id}_{i}",
+                receipt_number=f"R{need.id}x{i}",
+            )
             session.add(gift)
             gifts.append(gift)
         session.flush()
@@ -329,10 +403,18 @@ def test_two_donors_race_for_the_last_fifty(app: Flask, race_engine: Engine) -> 
 
     def attempt(i: int) -> str:
         donation_id, session_id = racing[i]
-        event = {"id": f"evt_race_{session_id}", "type": "checkout.session.completed",
-                 "data": {"object": {"id": session_id, "payment_status": "paid",
-                                     "payment_intent": f"pi_{session_id}",
-                                     "metadata": {"donation_id": str(donation_id)}}}}
+        event = {
+            "id": f"evt_race_{session_id}",
+            "type": "checkout.session.completed",
+            "data": {
+                "object": {
+                    "id": session_id,
+                    "payment_status": "paid",
+                    "payment_intent": f"pi_{session_id}",
+                    "metadata": {"donation_id": str(donation_id)},
+                }
+            },
+        }
         with app.app_context(), Session(race_engine) as session:
             payments.handle_event(session, event)
             session.commit()

@@ -40,8 +40,17 @@ def world(session):
 
 
 # Pages that send an anonymous visitor to sign in.
-SIGN_IN_FIRST = ("/work", "/admin", "/review", "/me", "/organisation", "/claims", "/donations",
-                 "/points", "/notifications")
+SIGN_IN_FIRST = (
+    "/work",
+    "/admin",
+    "/review",
+    "/me",
+    "/organisation",
+    "/claims",
+    "/donations",
+    "/points",
+    "/notifications",
+)
 
 ROUTES = [
     ("/", EVERYONE),
@@ -91,7 +100,9 @@ ROUTES = [
 @pytest.mark.parametrize(("template", "allowed"), ROUTES, ids=[r[0] for r in ROUTES])
 def test_page_access(client, auth, world, role, template, allowed):
     url = template.format(
-        public=world["public"].id, draft=world["draft"].id, household=world["household"].id,
+        public=world["public"].id,
+        draft=world["draft"].id,
+        household=world["household"].id,
         company=world["people"]["company"].organisation.id,
     )
     if role != "anonymous":
@@ -138,8 +149,11 @@ ACTIONS = [
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize(("state", "url", "allowed"), ACTIONS,
-                         ids=[f"{a[0].value}-{a[1].rsplit('/', 1)[1]}" for a in ACTIONS])
+@pytest.mark.parametrize(
+    ("state", "url", "allowed"),
+    ACTIONS,
+    ids=[f"{a[0].value}-{a[1].rsplit('/', 1)[1]}" for a in ACTIONS],
+)
 def test_lifecycle_actions_by_role(client, auth, world, session, role, state, url, allowed):
     from app.claims.services import claim_need, mark_delivered
 
@@ -153,8 +167,10 @@ def test_lifecycle_actions_by_role(client, auth, world, session, role, state, ur
         mark_delivered(session, claim, donor, "送到了")
     if role != "anonymous":
         auth.login(world["people"][role])
-    response = client.post(url.format(need=need.id, claim=claim.id if claim else 0),
-                           data={"note": "原因", "method": "handover"})
+    response = client.post(
+        url.format(need=need.id, claim=claim.id if claim else 0),
+        data={"note": "原因", "method": "handover"},
+    )
     after = session.get(type(need), need.id).state
     if role in allowed:
         assert response.status_code == 302, response.get_data(as_text=True)[:300]

@@ -48,7 +48,8 @@ def browser() -> Iterator[Browser]:
         pytest.fail(f"REQUIRE_BROWSER=1 but {_MISSING}")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
+            executable_path=CHROMIUM,
+            headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         yield launched

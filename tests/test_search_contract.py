@@ -147,8 +147,11 @@ def test_two_character_chinese_words_find_the_needs_that_hold_them(engine):
 
 def test_words_of_the_item_task_and_place_are_found_too(engine):
     cooker = published(title="一份心愿", story="老人的心愿写在这里了。", item="电饭煲")
-    other = published(title="另一份心愿", story="孩子的心愿写在这里了。",
-                      household=HouseholdFactory(district_code=SHUNDE))
+    other = published(
+        title="另一份心愿",
+        story="孩子的心愿写在这里了。",
+        household=HouseholdFactory(district_code=SHUNDE),
+    )
     assert engine.ids(text="电饭煲") == [cooker.id]
     assert engine.ids(text="顺德") == [other.id]  # district names are indexed words
     assert engine.ids(text="心愿 天河") == [cooker.id]
@@ -171,7 +174,9 @@ def test_a_need_9_9_km_away_is_inside_10_km_and_one_at_10_1_km_is_not(engine):
     assert results.hits[0].distance_km == pytest.approx(9.9, abs=1e-6)
     wider = engine.search(near=CENTRE, radius_km=10.2)
     assert [(h.need_id, round(h.distance_km, 6)) for h in wider.hits] == [
-        (near.id, 9.9), (far.id, 10.1)]
+        (near.id, 9.9),
+        (far.id, 10.1),
+    ]
 
 
 def test_distance_sort_is_nearest_first_with_exact_distances(engine):
@@ -215,7 +220,8 @@ def test_only_published_needs_are_found_and_other_public_states_on_request(engin
     }
     assert engine.ids(text="农场") == [by_state[NeedState.PUBLISHED].id]
     assert engine.ids(text="农场", states=frozenset({"claimed"})) == [
-        by_state[NeedState.CLAIMED].id]
+        by_state[NeedState.CLAIMED].id
+    ]
     # Browsing lists every verified need, the open one first, and never the others.
     browse = engine.ids()
     assert set(browse) == {by_state[s].id for s in PUBLIC_STATES}
@@ -284,9 +290,7 @@ def test_reindex_brings_the_index_to_exactly_the_public_needs(engine, session):
     engine.sync()
     assert set(engine.backend.indexed()) == {keep[1].id, keep[2].id, drafts[0].id}
     engine.reindex()
-    public = session.execute(
-        select(Need.id, Need.state).where(Need.state.in_(PUBLIC_STATES))
-    ).all()
+    public = session.execute(select(Need.id, Need.state).where(Need.state.in_(PUBLIC_STATES))).all()
     assert engine.backend.indexed() == {need_id: state.value for need_id, state in public}
     assert engine.ids(text="台灯") == [keep[0].id]
 
@@ -296,17 +300,28 @@ def test_household_data_is_never_indexed(engine, session):
     from app.needs.models import NeedKind
     from app.seed import advance
 
-    household = HouseholdFactory(**CANARY, district_code="440104",
-                                 lat=float(CANARY_POINT[0]), lng=float(CANARY_POINT[1]))
+    household = HouseholdFactory(
+        **CANARY, district_code="440104", lat=float(CANARY_POINT[0]), lng=float(CANARY_POINT[1])
+    )
     caseworker = session.get(User, household.created_by_id)
     data = services.NeedData(
-        kind=NeedKind.MICRO_WISH, title="给独居老人的电饭煲", story="老人的电饭煲坏了，希望有一个新的。",
-        category=CareCategory.LIVING, urgency=Urgency.HIGH, item="电饭煲", quantity=1,
+        kind=NeedKind.MICRO_WISH,
+        title="给独居老人的电饭煲",
+        story="老人的电饭煲坏了，希望有一个新的。",
+        category=CareCategory.LIVING,
+        urgency=Urgency.HIGH,
+        item="电饭煲",
+        quantity=1,
         estimated_value_yuan=260,
     )
     need = services.create_need(session, caseworker, household, data)
-    advance(session, need, NeedState.PUBLISHED, worker=caseworker,
-            verifier=UserFactory(verifier=True, area_code="440104"))
+    advance(
+        session,
+        need,
+        NeedState.PUBLISHED,
+        worker=caseworker,
+        verifier=UserFactory(verifier=True, area_code="440104"),
+    )
     engine.reindex()
     stored = engine.backend.stored_text()
     assert "电饭煲" in stored and str(need.approx_lat) in stored  # the index holds the need

@@ -80,8 +80,9 @@ class FakeCluster:
 
     def requests_to(self, method: str, pattern: str) -> list[Sent]:
         """What was sent to paths matching ``pattern`` by methods matching ``method``."""
-        return [s for s in self.sent
-                if re.fullmatch(method, s.method) and re.fullmatch(pattern, s.path)]
+        return [
+            s for s in self.sent if re.fullmatch(method, s.method) and re.fullmatch(pattern, s.path)
+        ]
 
     def stop(self) -> None:
         self.server.stop()  # connection refused from now on
@@ -95,12 +96,14 @@ class FakeCluster:
         body = request.get_data()
         self.sent.append(Sent(request.method, request.path, dict(request.args), body))
         if self.outage:
-            return self._json({"error": {"type": "unavailable"}, "status": self.outage},
-                              self.outage)
+            return self._json(
+                {"error": {"type": "unavailable"}, "status": self.outage}, self.outage
+            )
         method, parts = request.method, [p for p in request.path.split("/") if p]
         if not parts:
-            return self._json({"name": "fake", "version": {"number": "9.0.0"},
-                               "tagline": "You Know, for Search"})
+            return self._json(
+                {"name": "fake", "version": {"number": "9.0.0"}, "tagline": "You Know, for Search"}
+            )
         if parts == ["_bulk"]:
             return self._bulk(body, request.args)
         if parts == ["_aliases"]:
@@ -111,8 +114,9 @@ class FakeCluster:
         if len(parts) == 1:
             if method == "PUT":
                 self.indices[name] = {"body": json.loads(body or b"{}"), "docs": {}}
-                return self._json({"acknowledged": True, "shards_acknowledged": True,
-                                   "index": name})
+                return self._json(
+                    {"acknowledged": True, "shards_acknowledged": True, "index": name}
+                )
             if method == "DELETE":
                 self.indices.pop(name, None)
                 return self._json({"acknowledged": True})
@@ -120,15 +124,17 @@ class FakeCluster:
                 exists = name in self.indices or name in self.aliases
                 return Response(status=200 if exists else 404, headers=HEADERS)
         if parts[1:] == ["_settings"] or parts[1:] == ["_refresh"]:
-            return self._json({"acknowledged": True, "_shards": {"total": 1, "successful": 1,
-                                                                 "failed": 0}})
+            return self._json(
+                {"acknowledged": True, "_shards": {"total": 1, "successful": 1, "failed": 0}}
+            )
         if parts[1:] == ["_search"]:
             return self._json(self.search_response or _response([], 0))
         return self._json({"error": f"fake cluster: no route {method} {request.path}"}, 400)
 
     def _json(self, payload: Any, status: int = 200) -> Response:
-        return Response(json.dumps(payload), status=status, headers=HEADERS,
-                        content_type="application/json")
+        return Response(
+            json.dumps(payload), status=status, headers=HEADERS, content_type="application/json"
+        )
 
     def _target(self, name: str, require_alias: bool) -> str | None:
         if name in self.aliases:
@@ -156,12 +162,26 @@ class FakeCluster:
                 created = meta["_id"] not in docs
                 docs[meta["_id"]] = lines[position]
                 position += 1
-                items.append({"index": {"_id": meta["_id"], "status": 201 if created else 200,
-                                        "result": "created" if created else "updated"}})
+                items.append(
+                    {
+                        "index": {
+                            "_id": meta["_id"],
+                            "status": 201 if created else 200,
+                            "result": "created" if created else "updated",
+                        }
+                    }
+                )
             else:
                 found = docs.pop(meta["_id"], None) is not None
-                items.append({"delete": {"_id": meta["_id"], "status": 200 if found else 404,
-                                         "result": "deleted" if found else "not_found"}})
+                items.append(
+                    {
+                        "delete": {
+                            "_id": meta["_id"],
+                            "status": 200 if found else 404,
+                            "result": "deleted" if found else "not_found",
+                        }
+                    }
+                )
         errors = any("error" in next(iter(i.values())) for i in items)
         return self._json({"took": 1, "errors": errors, "items": items})
 
@@ -244,7 +264,9 @@ def test_rebuild_creates_the_mapping_bulk_indexes_and_swaps_the_alias(cluster):
         _document(8, "电饭煲", "老人想要一个电饭煲。", state="claimed"),
     ]
     assert backend.rebuild(documents) == 2
-    (created,) = [s for s in cluster.requests_to("PUT", r"/test-needs-\d+") if s.path != f"/{first}"]
+    (created,) = [
+        s for s in cluster.requests_to("PUT", r"/test-needs-\d+") if s.path != f"/{first}"
+    ]
     new = created.path.strip("/")
     mapping = created.json()["mappings"]
     settings = created.json()["settings"]
@@ -271,7 +293,9 @@ def test_rebuild_creates_the_mapping_bulk_indexes_and_swaps_the_alias(cluster):
     # One atomic request moves the alias; then the old index goes.
     (swap,) = cluster.requests_to("POST", r"/_aliases")[-1:]
     assert swap.json()["actions"] == [
-        {"remove": {"index": first, "alias": ALIAS}}, {"add": {"index": new, "alias": ALIAS}}]
+        {"remove": {"index": first, "alias": ALIAS}},
+        {"add": {"index": new, "alias": ALIAS}},
+    ]
     assert cluster.requests_to("DELETE", f"/{first}") and first not in cluster.indices
     assert cluster.aliases[ALIAS] == {new} and set(cluster.documents()) == {7, 8}
 
@@ -282,18 +306,36 @@ def _document(need_id: int, title: str, story: str, *, state: str) -> Any:
     from search import NeedDocument
 
     return NeedDocument(
-        need_id=need_id, kind="repair", category="housing", state=state, district_code="440106",
-        city_code="440100", urgency=2, published_at=datetime(2026, 5, 1, tzinfo=UTC),
-        lat=23.1, lng=113.3, title=title, story=story, details="安安心善居", places="天河区",
+        need_id=need_id,
+        kind="repair",
+        category="housing",
+        state=state,
+        district_code="440106",
+        city_code="440100",
+        urgency=2,
+        published_at=datetime(2026, 5, 1, tzinfo=UTC),
+        lat=23.1,
+        lng=113.3,
+        title=title,
+        story=story,
+        details="安安心善居",
+        places="天河区",
     )
 
 
 def test_search_sends_function_score_geo_distance_cjk_and_aggregations(cluster):
     client = Elasticsearch(cluster.url, request_timeout=2, max_retries=0)
     backend = ElasticsearchBackend(client, alias=ALIAS)
-    query = SearchQuery(text="电饭煲扶手", kind="micro_wish", district="440106",
-                        near=Point(23.13, 113.26), radius_km=10, sort=Sort.DISTANCE,
-                        page=2, per_page=5)
+    query = SearchQuery(
+        text="电饭煲扶手",
+        kind="micro_wish",
+        district="440106",
+        near=Point(23.13, 113.26),
+        radius_km=10,
+        sort=Sort.DISTANCE,
+        page=2,
+        per_page=5,
+    )
     backend.search(query)
     (sent,) = cluster.requests_to("GET|POST", f"/{ALIAS}/_search")
     body = sent.json()
@@ -312,18 +354,26 @@ def test_search_sends_function_score_geo_distance_cjk_and_aggregations(cluster):
     assert {"term": {"kind": "micro_wish"}} in filters
     assert {"term": {"district_code": "440106"}} in filters
     (distance,) = [f["geo_distance"] for f in filters if "geo_distance" in f]
-    assert distance["distance"] == "10.0km" and distance["location"] == {"lat": 23.13, "lon": 113.26}
+    assert distance["distance"] == "10.0km" and distance["location"] == {
+        "lat": 23.13,
+        "lon": 113.26,
+    }
     assert body["sort"][0] == {"open": {"order": "desc"}}
     assert body["sort"][1]["_geo_distance"]["location"] == {"lat": 23.13, "lon": 113.26}
-    assert body["aggs"] == {"kind": {"terms": {"field": "kind", "size": 10}},
-                            "district": {"terms": {"field": "district_code", "size": 500}}}
+    assert body["aggs"] == {
+        "kind": {"terms": {"field": "kind", "size": 10}},
+        "district": {"terms": {"field": "district_code", "size": 500}},
+    }
     assert body["from"] == 5 and body["size"] == 5 and body["track_total_hits"] is True
 
     backend.search(SearchQuery(text="农场"))
     relevance = cluster.requests_to("GET|POST", f"/{ALIAS}/_search")[-1].json()
     assert "_score" in relevance["sort"]
-    assert not [f for f in relevance["query"]["function_score"]["query"]["bool"]["filter"]
-                if "geo_distance" in f]
+    assert not [
+        f
+        for f in relevance["query"]["function_score"]["query"]["bool"]["filter"]
+        if "geo_distance" in f
+    ]
 
 
 def test_results_are_read_from_the_response(cluster):
@@ -332,17 +382,30 @@ def test_results_are_read_from_the_response(cluster):
     centre = Point(23.13, 113.26)
     cluster.search_response = _response(
         [
-            {"_id": "42", "_score": None, "_source": {"location": {"lat": 23.175, "lon": 113.275}},
-             "sort": [True, 5.1, 42]},
-            {"_id": "7", "_score": None, "_source": {"location": {"lat": 23.075, "lon": 113.325}},
-             "sort": [True, 8.9, 7]},
+            {
+                "_id": "42",
+                "_score": None,
+                "_source": {"location": {"lat": 23.175, "lon": 113.275}},
+                "sort": [True, 5.1, 42],
+            },
+            {
+                "_id": "7",
+                "_score": None,
+                "_source": {"location": {"lat": 23.075, "lon": 113.325}},
+                "sort": [True, 8.9, 7],
+            },
         ],
         total=12,
         aggregations={
-            "kind": {"buckets": [{"key": "repair", "doc_count": 9},
-                                 {"key": "micro_wish", "doc_count": 3}]},
-            "district": {"buckets": [{"key": "440104", "doc_count": 4},
-                                     {"key": "440106", "doc_count": 8}]},
+            "kind": {
+                "buckets": [
+                    {"key": "repair", "doc_count": 9},
+                    {"key": "micro_wish", "doc_count": 3},
+                ]
+            },
+            "district": {
+                "buckets": [{"key": "440104", "doc_count": 4}, {"key": "440106", "doc_count": 8}]
+            },
         },
     )
     results = backend.search(SearchQuery(near=centre, radius_km=10, per_page=2))
@@ -350,7 +413,8 @@ def test_results_are_read_from_the_response(cluster):
 
     assert [h.need_id for h in results.hits] == [42, 7]
     assert results.hits[0].distance_km == pytest.approx(
-        geodesic((23.13, 113.26), (23.175, 113.275)).km, abs=1e-9)
+        geodesic((23.13, 113.26), (23.175, 113.275)).km, abs=1e-9
+    )
     assert results.total == 12 and results.engine == "elasticsearch"
     assert results.facets.kind == {"repair": 9, "micro_wish": 3}
     assert list(results.facets.district) == ["440106", "440104"]  # most first
@@ -391,8 +455,9 @@ def test_updates_made_while_the_cluster_is_down_arrive_when_it_returns(
     es_app, session, cluster, caplog
 ):
     caplog.set_level(logging.INFO, logger="app.search")
-    open_needs = [need_in_state(NeedState.PUBLISHED, MicroWishFactory, item="电饭煲")
-                  for _ in range(3)]
+    open_needs = [
+        need_in_state(NeedState.PUBLISHED, MicroWishFactory, item="电饭煲") for _ in range(3)
+    ]
     farm = need_in_state(NeedState.PUBLISHED, FarmHelpFactory)
     draft = MicroWishFactory()
     session.commit()  # after commit, the outbox is delivered
@@ -420,10 +485,16 @@ def test_updates_made_while_the_cluster_is_down_arrive_when_it_returns(
     cluster.stop()
     from app.seed import advance
 
-    advance(session, draft, NeedState.PUBLISHED, worker=session.get(User, draft.created_by_id),
-            verifier=UserFactory(verifier=True))
-    lifecycle.transition(session, farm, "cancel", session.get(User, farm.created_by_id),
-                         note="天气原因取消")
+    advance(
+        session,
+        draft,
+        NeedState.PUBLISHED,
+        worker=session.get(User, draft.created_by_id),
+        verifier=UserFactory(verifier=True),
+    )
+    lifecycle.transition(
+        session, farm, "cancel", session.get(User, farm.created_by_id), note="天气原因取消"
+    )
     session.commit()
     assert indexing.pending_updates(session) == 4
 
@@ -444,8 +515,9 @@ def test_reindex_after_an_outage_gives_exactly_the_public_needs(es_app, session,
     needs = [need_in_state(NeedState.PUBLISHED) for _ in range(3)]
     session.commit()
     cluster.outage = 503
-    lifecycle.transition(session, needs[0], "cancel", session.get(User, needs[0].created_by_id),
-                         note="已解决")
+    lifecycle.transition(
+        session, needs[0], "cancel", session.get(User, needs[0].created_by_id), note="已解决"
+    )
     need_in_state(NeedState.CLAIMED, MicroWishFactory)
     session.commit()
     failed = runner.invoke(args=["search", "reindex", "--engine", "elasticsearch"])
@@ -477,8 +549,11 @@ def test_while_the_cluster_is_down_searches_do_not_wait_for_it(es_app, session, 
 def test_healthz_reports_degraded_search_but_stays_up(es_app, client, cluster):
     healthy = client.get("/healthz")
     assert healthy.status_code == 200
-    assert healthy.json["search"] == {"engine": "elasticsearch", "status": "ok",
-                                      "pending_updates": 0}
+    assert healthy.json["search"] == {
+        "engine": "elasticsearch",
+        "status": "ok",
+        "pending_updates": 0,
+    }
     cluster.stop()
     degraded = client.get("/healthz")
     assert degraded.status_code == 200 and degraded.json["database"] == "ok"
@@ -490,8 +565,12 @@ def test_healthz_reports_degraded_search_but_stays_up(es_app, client, cluster):
 
 
 def test_no_household_data_reaches_the_cluster(es_app, session, cluster):
-    canary = {"name": "金丝雀戊己", "id_number": "44010619800101003X",
-              "phone": "13700137000", "address": "天河区金丝雀路5号"}
+    canary = {
+        "name": "金丝雀戊己",
+        "id_number": "44010619800101003X",
+        "phone": "13700137000",
+        "address": "天河区金丝雀路5号",
+    }
     household = HouseholdFactory(**canary, lat=23.1357911, lng=113.3579111)
     need_in_state(NeedState.PUBLISHED, MicroWishFactory, household=household)
     session.commit()

@@ -29,12 +29,27 @@ def at(km: float, bearing: float = 90.0) -> dict[str, float]:
 
 
 def test_api_search_by_words_and_place(client, session):
-    near = need_in_state(NeedState.PUBLISHED, RepairFactory, title="安装扶手",
-                         story="浴室需要安装扶手，防止老人摔倒。", **at(3))
-    need_in_state(NeedState.PUBLISHED, RepairFactory, title="安装扶手",
-                  story="浴室需要安装扶手，防止老人摔倒。", **at(30))
-    need_in_state(NeedState.CLAIMED, RepairFactory, title="安装扶手",
-                  story="浴室需要安装扶手，防止老人摔倒。", **at(1))
+    near = need_in_state(
+        NeedState.PUBLISHED,
+        RepairFactory,
+        title="安装扶手",
+        story="浴室需要安装扶手，防止老人摔倒。",
+        **at(3),
+    )
+    need_in_state(
+        NeedState.PUBLISHED,
+        RepairFactory,
+        title="安装扶手",
+        story="浴室需要安装扶手，防止老人摔倒。",
+        **at(30),
+    )
+    need_in_state(
+        NeedState.CLAIMED,
+        RepairFactory,
+        title="安装扶手",
+        story="浴室需要安装扶手，防止老人摔倒。",
+        **at(1),
+    )
     body = client.get(f"/api/v1/needs?q=扶手&lat={CENTRE[0]}&lng={CENTRE[1]}&radius_km=10").json
     assert [item["id"] for item in body["items"]] == [near.id]
     item = body["items"][0]
@@ -54,8 +69,9 @@ def test_api_search_by_words_and_place(client, session):
 def test_api_facets_and_english_labels(client, session):
     need_in_state(NeedState.PUBLISHED, MicroWishFactory)
     need_in_state(NeedState.PUBLISHED, FarmHelpFactory)
-    need_in_state(NeedState.PUBLISHED, MicroWishFactory,
-                  household=HouseholdFactory(district_code=YUEXIU))
+    need_in_state(
+        NeedState.PUBLISHED, MicroWishFactory, household=HouseholdFactory(district_code=YUEXIU)
+    )
     body = client.get("/api/v1/needs?per_page=1", headers={"Accept-Language": "en"}).json
     assert body["total"] == 3 and len(body["items"]) == 1
     assert body["facets"]["kind"] == [
@@ -63,7 +79,9 @@ def test_api_facets_and_english_labels(client, session):
         {"value": "farm_help", "label": "Farm help", "count": 1},
     ]
     assert {(f["value"], f["label"], f["count"]) for f in body["facets"]["district"]} == {
-        ("440106", "Tianhe District", 2), (YUEXIU, "Yuexiu District", 1)}
+        ("440106", "Tianhe District", 2),
+        (YUEXIU, "Yuexiu District", 1),
+    }
 
 
 @pytest.mark.parametrize(
@@ -90,10 +108,15 @@ def test_api_refuses_searches_it_cannot_run(client, query, field, words):
 
 
 def test_api_accepts_the_edges(client, session):
-    for query in ("lat=23.1&lng=113.2&radius_km=500", "lat=23.1&lng=113.2&sort=distance",
-                  "q=%20", "sort=relevance", "lat=15&lng=104&radius_km=0.001",
-                  "lat=15.0&lng=104.0&radius_km=5e-324&sort=newest",  # found by schemathesis
-                  "q=扶手&lat=15.0&lng=104.0&radius_km=5e-324"):
+    for query in (
+        "lat=23.1&lng=113.2&radius_km=500",
+        "lat=23.1&lng=113.2&sort=distance",
+        "q=%20",
+        "sort=relevance",
+        "lat=15&lng=104&radius_km=0.001",
+        "lat=15.0&lng=104.0&radius_km=5e-324&sort=newest",  # found by schemathesis
+        "q=扶手&lat=15.0&lng=104.0&radius_km=5e-324",
+    ):
         assert client.get(f"/api/v1/needs?{query}").status_code == 200, query
 
 
@@ -110,11 +133,14 @@ def test_openapi_documents_the_search(client):
     assert "distance_km" in doc["components"]["schemas"]["NeedHit"]["properties"]
 
 
-@pytest.mark.parametrize("url", [
-    "/api/v1/needs?q=电饭煲&lat=23.13&lng=113.26&radius_km=50&per_page={n}",
-    "/api/v1/needs?q=电饭煲&per_page={n}",
-    "/needs?q=电饭煲&near=440106",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/needs?q=电饭煲&lat=23.13&lng=113.26&radius_km=50&per_page={n}",
+        "/api/v1/needs?q=电饭煲&per_page={n}",
+        "/needs?q=电饭煲&near=440106",
+    ],
+)
 def test_searching_costs_the_same_queries_for_more_results(client, app, count_queries, url):
     def publish(n: int) -> None:
         for _ in range(n):
@@ -132,27 +158,52 @@ def test_searching_costs_the_same_queries_for_more_results(client, app, count_qu
 
 def test_needs_page_searches_by_words_and_near_a_district(client, session):
     tianhe = gazetteer.get("440106")
-    close = need_in_state(NeedState.PUBLISHED, MicroWishFactory, title="电饭煲",
-                          approx_lat=tianhe.lat + 0.02, approx_lng=tianhe.lng)
-    need_in_state(NeedState.PUBLISHED, MicroWishFactory, title="电饭煲",
-                  household=HouseholdFactory(district_code=SHUNDE), approx_lat=22.8,
-                  approx_lng=113.2)
+    close = need_in_state(
+        NeedState.PUBLISHED,
+        MicroWishFactory,
+        title="电饭煲",
+        approx_lat=tianhe.lat + 0.02,
+        approx_lng=tianhe.lng,
+    )
+    need_in_state(
+        NeedState.PUBLISHED,
+        MicroWishFactory,
+        title="电饭煲",
+        household=HouseholdFactory(district_code=SHUNDE),
+        approx_lat=22.8,
+        approx_lng=113.2,
+    )
     page = client.get("/needs?q=电饭煲&near=440106&radius_km=10").get_data(as_text=True)
     assert 'name="q" value="电饭煲"' in page
     assert page.count('class="card need-card') == 1 and f"/needs/{close.id}" in page
     assert re.search(r"2\.\d ?(km|公里)", page)  # its distance
     assert '<option value="440106" selected>' in page
     data = json.loads(page.split('id="needs-map-data">')[1].split("</script>")[0])
-    assert data == [{"id": close.id, "title": "电饭煲", "lat": close.approx_lat,
-                     "lng": close.approx_lng, "url": f"/needs/{close.id}"}]
+    assert data == [
+        {
+            "id": close.id,
+            "title": "电饭煲",
+            "lat": close.approx_lat,
+            "lng": close.approx_lng,
+            "url": f"/needs/{close.id}",
+        }
+    ]
     everywhere = client.get("/needs?q=电饭煲").get_data(as_text=True)
     assert everywhere.count('class="card need-card') == 2
 
 
 def test_needs_page_ignores_what_it_cannot_use(client, session):
     need = need_in_state(NeedState.PUBLISHED)
-    for query in ("sort=distance", "lat=abc&lng=113", "radius_km=-3", "near=999999",
-                  "lat=23.1", "status=draft", "sort=nonsense", "lat=inf&lng=113"):
+    for query in (
+        "sort=distance",
+        "lat=abc&lng=113",
+        "radius_km=-3",
+        "near=999999",
+        "lat=23.1",
+        "status=draft",
+        "sort=nonsense",
+        "lat=inf&lng=113",
+    ):
         response = client.get(f"/needs?{query}")
         assert response.status_code == 200, query
         assert f"/needs/{need.id}" in response.get_data(as_text=True), query
@@ -182,8 +233,12 @@ def test_needs_page_offers_the_map_when_leaflet_is_installed(client, session, mo
 def test_healthz_names_the_search_engine(client):
     body = client.get("/healthz").json
     assert body["status"] == "ok"
-    assert body["search"] == {"engine": client.application.config["DATABASE_URL"].split(":")[0]
-                              .replace("postgresql+psycopg", "postgresql"), "status": "ok"}
+    assert body["search"] == {
+        "engine": client.application.config["DATABASE_URL"]
+        .split(":")[0]
+        .replace("postgresql+psycopg", "postgresql"),
+        "status": "ok",
+    }
 
 
 def test_reindex_command_shows_progress_and_counts(app, session):

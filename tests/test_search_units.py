@@ -35,7 +35,14 @@ def test_index_also_keeps_the_words_inside_long_words():
 
 
 def test_punctuation_is_dropped_and_latin_lowercased():
-    assert segment("Hello，世界！ rice-cooker 2个") == ["hello", "世界", "rice", "cooker", "2", "个"]
+    assert segment("Hello，世界！ rice-cooker 2个") == [
+        "hello",
+        "世界",
+        "rice",
+        "cooker",
+        "2",
+        "个",
+    ]
     assert segment("   ") == [] and segment("") == []
     assert segment('"OR" AND * ^') == ["or", "and"]  # nothing left that an engine parses
 
@@ -44,9 +51,17 @@ def test_jieba_loads_quietly_in_a_fresh_process():
     """Importing and first use print nothing (jieba's "Building prefix dict" is silenced)
     and raise no warning."""
     result = subprocess.run(
-        [sys.executable, "-W", "error", "-c",
-         "from search import segment; print(segment('安装扶手'))"],
-        capture_output=True, text=True, check=True, timeout=60,
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-c",
+            "from search import segment; print(segment('安装扶手'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     assert result.stdout.strip() == "['安装', '扶手']"
     assert result.stderr == ""
@@ -57,8 +72,9 @@ def test_geodesic_is_geopys():
     for _ in range(200):
         a = Point(rng.uniform(20, 26), rng.uniform(109, 118))
         b = Point(rng.uniform(20, 26), rng.uniform(109, 118))
-        assert geo.geodesic_km(a, b) == pytest.approx(geodesic((a.lat, a.lng), (b.lat, b.lng)).km,
-                                                      abs=1e-9)
+        assert geo.geodesic_km(a, b) == pytest.approx(
+            geodesic((a.lat, a.lng), (b.lat, b.lng)).km, abs=1e-9
+        )
 
 
 def test_sphere_stays_within_its_error_bound():
@@ -120,7 +136,8 @@ def test_within_and_nearest_agree_with_brute_force_at_the_edges():
         nearest = geo.nearest(inside, where, lambda item: item[0], geo.Ruler(centre), count)
         assert [item[0] for item, _loc in nearest] == [i for i, _d in expected[:count]]
         assert [loc.exact for _item, loc in nearest] == pytest.approx(
-            [d for _i, d in expected[:count]], abs=1e-9)
+            [d for _i, d in expected[:count]], abs=1e-9
+        )
 
 
 def test_states_and_kinds_match_the_models():

@@ -43,17 +43,24 @@ def test_healthz_ok(client):
 def test_healthz_reports_database_down(client, monkeypatch):
     from app.extensions import db
 
-    broken = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
-                           connect_args={"connect_timeout": 1})
-    monkeypatch.setattr(db.session, "execute",
-                        lambda *a, **k: broken.connect().exec_driver_sql("SELECT 1"))
+    broken = create_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
+    )
+    monkeypatch.setattr(
+        db.session, "execute", lambda *a, **k: broken.connect().exec_driver_sql("SELECT 1")
+    )
     response = client.get("/healthz")
     assert response.status_code == 503 and response.json["database"] == "unreachable"
 
 
 def test_settings_from_environment_with_coercion():
-    settings = Settings.load(environ={"MAIL_PORT": "2525", "RATELIMIT_ENABLED": "no",
-                                      "DATABASE_URL": "postgres://u@h/db"})
+    settings = Settings.load(
+        environ={
+            "MAIL_PORT": "2525",
+            "RATELIMIT_ENABLED": "no",
+            "DATABASE_URL": "postgres://u@h/db",
+        }
+    )
     assert settings.MAIL_PORT == 2525 and settings.RATELIMIT_ENABLED is False
     assert settings.DATABASE_URL == "postgresql+psycopg://u@h/db"
     assert len(settings.SECRET_KEY) >= 32  # generated and kept in instance/
@@ -81,8 +88,9 @@ def test_bad_settings_fail_clearly(environ):
 
 
 def test_production_settings_secure_cookies():
-    settings = Settings.load(environ={"SHANLIAN_ENV": "production", "SECRET_KEY": "k" * 40,
-                                      "DATABASE_URL": "sqlite://"})
+    settings = Settings.load(
+        environ={"SHANLIAN_ENV": "production", "SECRET_KEY": "k" * 40, "DATABASE_URL": "sqlite://"}
+    )
     config = settings.flask_config()
     assert config["SESSION_COOKIE_SECURE"] and config["SESSION_COOKIE_HTTPONLY"]
 
@@ -116,8 +124,11 @@ def test_migrations_downgrade_and_upgrade(tmp_path):
     migrate.downgrade(engine, "base")
     migrate.upgrade(engine)
     with engine.connect() as connection:
-        tables = set(connection.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE type='table'").scalars())
+        tables = set(
+            connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type='table'"
+            ).scalars()
+        )
     assert {"users", "households", "needs", "need_events"} <= tables
     engine.dispose()
 

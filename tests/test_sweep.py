@@ -61,8 +61,11 @@ def test_delivered_claim_waits_for_the_caseworker(session, no_mail):
 
 def test_sweep_expires_needs_past_their_deadline(session, no_mail):
     need = need_in_state(NeedState.PUBLISHED, deadline=local_today() + timedelta(days=1))
-    session.execute(Need.__table__.update().where(Need.id == need.id)
-                    .values(deadline=local_today() - timedelta(days=1)))
+    session.execute(
+        Need.__table__.update()
+        .where(Need.id == need.id)
+        .values(deadline=local_today() - timedelta(days=1))
+    )
     report = sweep(session)
     assert report.needs_expired == 1
     assert session.get(Need, need.id).state is NeedState.EXPIRED
@@ -79,8 +82,10 @@ def test_light_rules(app, session):
     need.updated_at = now - timedelta(days=config["RED_IDLE_DAYS_FARM_HELP"] + 1)
     assert compute_light(need, fresh, now, config) == (Light.RED, "idle_red")
     wish = need_in_state(NeedState.CONFIRMED, MicroWishFactory)
-    assert compute_light(wish, Facts(None, True), now, config) == (Light.YELLOW,
-                                                                   "follow_up_overdue")
+    assert compute_light(wish, Facts(None, True), now, config) == (
+        Light.YELLOW,
+        "follow_up_overdue",
+    )
     closed = need_in_state(NeedState.CLOSED)
     assert compute_light(closed, fresh, now, config) == (Light.NONE, "")
 
@@ -89,15 +94,18 @@ def test_claim_overdue_is_red_before_the_sweep_releases_it(app, session):
     need = need_in_state(NeedState.PUBLISHED)
     claim = services.claim_need(session, need, UserFactory())
     later = claim.due_at + timedelta(minutes=1)
-    assert compute_light(need, Facts(claim, False), later, app.config) == (Light.RED,
-                                                                           "claim_overdue")
+    assert compute_light(need, Facts(claim, False), later, app.config) == (
+        Light.RED,
+        "claim_overdue",
+    )
 
 
 def test_caseworker_dashboard_lists_red_first(client, auth, session, no_mail):
     quiet = need_in_state(NeedState.PUBLISHED)
     worker = session.get(User, quiet.created_by_id)
-    red = need_in_state(NeedState.PUBLISHED, household=quiet.household,
-                        created_by_id=worker.id, title="红灯需求")
+    red = need_in_state(
+        NeedState.PUBLISHED, household=quiet.household, created_by_id=worker.id, title="红灯需求"
+    )
     claim = services.claim_need(session, red, UserFactory())
     sweep(session, now=claim.due_at + timedelta(hours=1))
     auth.login(worker)
