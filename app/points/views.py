@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date, datetime, timedelta
 
@@ -23,6 +22,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.accounts.models import Organisation, OrgKind, Role
+from app.core.csvsafe import csv_text
 from app.errors import ValidationFailed, get_or_404
 from app.extensions import db
 from app.forms import city_choices, district_choices
@@ -255,29 +255,29 @@ def impact_csv() -> Response:
     org = _my_org()
     start, end = _report_period()
     report = boards.impact_report(db.session, org, *_as_range(start, end))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["date", "kind", "need_id", "title", "district", "value_yuan", "hours"])
-    for line in report.lines:
-        writer.writerow(
-            [
-                line.day.astimezone(CHINA).date().isoformat(),
-                line.what,
-                line.need_id or "",
-                line.title,
-                line.district_code,
-                line.value_yuan,
-                line.hours,
-            ]
-        )
-    writer.writerow([])
-    writer.writerow(["households", report.households])
-    writer.writerow(["needs", report.needs])
-    writer.writerow(["value_yuan", report.value_yuan])
-    writer.writerow(["hours", report.hours])
+    rows: list[list[object]] = [
+        [
+            line.day.astimezone(CHINA).date().isoformat(),
+            line.what,
+            line.need_id or "",
+            line.title,
+            line.district_code,
+            line.value_yuan,
+            line.hours,
+        ]
+        for line in report.lines
+    ]
+    rows += [
+        [],
+        ["households", report.households],
+        ["needs", report.needs],
+        ["value_yuan", report.value_yuan],
+        ["hours", report.hours],
+    ]
+    header = ["date", "kind", "need_id", "title", "district", "value_yuan", "hours"]
     filename = f"impact-{org.id}-{(start or 'all')}-{(end or 'now')}.csv"
     return Response(
-        "\ufeff" + out.getvalue(),
+        csv_text(header, rows),
         mimetype="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
