@@ -105,7 +105,7 @@ def _register_blueprints(app: Flask) -> None:
         payments_bp,
     ):
         app.register_blueprint(blueprint)
-    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(api_bp)  # at /api/v1, its own prefix
     csrf.exempt(api_bp)  # API requests carry a bearer token, not a cookie
 
 

@@ -1,341 +1,260 @@
-"""The OpenAPI 3 document, built from the same marshmallow schemas the views use."""
+"""The OpenAPI 3 document, generated from the API's routes and their declarations.
+
+Each view of ``app/api/views.py`` carries one ``@operation(...)`` declaration: a summary,
+the marshmallow schemas of its query, body and answer, and the errors it may give. The
+declaration is also what loads the request, so the document cannot drift from the code:
+``query=`` loads ``request.args`` into the view's ``args`` keyword, ``body=`` loads the
+JSON object into ``body`` (400 when it is not an object, 422 with field errors when it does
+not validate). apispec's FlaskPlugin turns the blueprint's URL rules into paths (an
+``<int:...>`` part becomes a path parameter that stops at the largest row id), and its
+MarshmallowPlugin turns the schemas into components named after them (``NeedSchema`` ->
+``Need``). A view behind ``token_required`` is documented as needing the bearer token (and
+answering 401 without one).
+"""
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import wraps
+from http import HTTPStatus
+from typing import Any, TypeVar
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec_webframeworks.flask import FlaskPlugin
+from flask import Flask, request
+from flask_babel import gettext as _
+from marshmallow import Schema, ValidationError
+from werkzeug.routing import Rule
 
 from app import MAX_ROW_ID
 from app.api import schemas
+from app.api.schemas import ErrorSchema
+from app.errors import DomainError, ValidationFailed
 
-_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+F = TypeVar("F", bound=Callable[..., Any])
+SchemaRef = type[Schema] | Schema
+
+# Marks on a view function (copied outwards by functools.wraps).
+_OPERATION = "__openapi_operation__"
+SECURED = "__openapi_secured__"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What ``@operation`` declared about one view."""
+
+    summary: str
+    description: str | None = None
+    query: SchemaRef | None = None
+    body: SchemaRef | None = None
+    returns: SchemaRef | None = None
+    status: int = 200
+    errors: Mapping[int, str] = field(default_factory=dict)
+    also: Mapping[int, tuple[str, SchemaRef]] = field(default_factory=dict)
+    parameters: Sequence[Mapping[str, Any]] = ()
+
+
+def operation(
+    summary: str,
+    *,
+    description: str | None = None,
+    query: SchemaRef | None = None,
+    body: SchemaRef | None = None,
+    returns: SchemaRef | None = None,
+    status: int = 200,
+    errors: Mapping[int, str] | None = None,
+    also: Mapping[int, tuple[str, SchemaRef]] | None = None,
+    parameters: Sequence[Mapping[str, Any]] = (),
+) -> Callable[[F], F]:
+    """Declare (and document) an API operation; put it just above the view function.
+
+    ``returns`` is the schema of the answer given with ``status``; ``errors`` maps the other
+    statuses the view may answer to what they mean (400 and 422 come with ``body``/``query``,
+    401 with ``token_required``); ``also`` documents other successful answers as
+    ``{status: (meaning, schema)}``; ``parameters`` are raw OpenAPI parameters for what a
+    schema cannot say.
+    """
+    declared = Operation(
+        summary=summary,
+        description=description,
+        query=query,
+        body=body,
+        returns=returns,
+        status=status,
+        errors=dict(errors or {}),
+        also=dict(also or {}),
+        parameters=tuple(parameters),
+    )
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if declared.body is not None:
+                kwargs["body"] = load(declared.body, json_body())
+            if declared.query is not None:
+                kwargs["args"] = load(declared.query, request.args.to_dict())
+            return view(*args, **kwargs)
+
+        setattr(wrapped, _OPERATION, declared)
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
+
+
+def load(schema: SchemaRef, data: Any) -> dict[str, Any]:
+    """Validate ``data`` with ``schema``; field errors become a 422 (ValidationFailed)."""
+    instance = schema() if isinstance(schema, type) else schema
+    try:
+        return instance.load(data)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise ValidationFailed(_("Some fields are not valid."), messages) from None  # type: ignore[arg-type]
+
+
+def json_body() -> Any:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise DomainError(_("Send a JSON object in the request body."))
+    return data
+
+
+class _DeclaredOperations(FlaskPlugin):
+    """FlaskPlugin (paths from URL rules, YAML after ``---`` in a docstring) plus the
+    ``@operation`` declarations, relative to the blueprint's prefix."""
+
+    def path_helper(  # type: ignore[override]
+        self,
+        path: str | None = None,
+        operations: dict[str, Any] | None = None,
+        parameters: list[dict[str, Any]] | None = None,
+        *,
+        view: Callable[..., Any] | None = None,
+        app: Flask | None = None,
+        prefix: str = "",
+        **kwargs: Any,
+    ) -> str | None:
+        assert view is not None and operations is not None and app is not None
+        full_path = super().path_helper(path, operations, parameters, view=view, app=app)
+        assert full_path is not None
+        declared: Operation | None = getattr(view, _OPERATION, None)
+        rule = self._rule_for_view(view, app=app)
+        if declared is not None:
+            secured = bool(getattr(view, SECURED, False))
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                described = _operation_dict(declared, secured)
+                parameters = [*_path_parameters(rule), *described.get("parameters", [])]
+                if parameters:
+                    described["parameters"] = parameters
+                operations[method.lower()] = described
+        return full_path.removeprefix(prefix) or "/"
+
+
+_RULE_PART = re.compile(r"<(?:([^:<>(]+)(?:\([^)]*\))?:)?([^<>]+)>")
+
+
+def _path_parameters(rule: Rule) -> list[dict[str, Any]]:
+    """The variable parts of the URL rule. ``<int:x>`` is a row id: beyond INTEGER there is
+    no row (the app answers 404)."""
+    found = []
+    for converter, name in _RULE_PART.findall(rule.rule):
+        schema: dict[str, Any] = {"type": "string"}
+        if converter == "int":
+            schema = {"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID}
+        found.append({"in": "path", "name": name, "required": True, "schema": schema})
+    return found
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": _ERROR}
+    return {"description": description, "content": {"application/json": {"schema": ErrorSchema}}}
 
 
-@cache
-def build_openapi() -> dict[str, Any]:
+def _answer(description: str, schema: SchemaRef) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _operation_dict(declared: Operation, secured: bool) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    phrase = HTTPStatus(declared.status).phrase
+    responses[str(declared.status)] = (
+        {"description": phrase} if declared.returns is None else _answer(phrase, declared.returns)
+    )
+    for status, (description, schema) in declared.also.items():
+        responses[str(status)] = _answer(description, schema)
+    if declared.body is not None:
+        responses["400"] = _error("Not a JSON object")
+        responses["422"] = _error("Invalid fields")
+    if declared.query is not None:
+        responses["422"] = _error("Invalid filter")
+    if secured:
+        responses["401"] = _error("Missing or invalid token")
+    for status, description in declared.errors.items():
+        responses[str(status)] = _error(description)
+    result: dict[str, Any] = {
+        "summary": declared.summary,
+        "responses": dict(sorted(responses.items())),
+    }
+    if declared.description:
+        result["description"] = declared.description
+    if secured:
+        result["security"] = [{"bearer": []}]
+    parameters: list[Any] = []
+    if declared.query is not None:
+        parameters.append({"in": "query", "schema": declared.query})
+    parameters.extend(dict(p) for p in declared.parameters)
+    if parameters:
+        result["parameters"] = parameters
+    if declared.body is not None:
+        result["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": declared.body}},
+        }
+    return result
+
+
+def build_openapi(app: Flask, blueprint: str = "api") -> dict[str, Any]:
+    """The document for ``blueprint``'s routes (built once per app)."""
+    cached: dict[str, Any] | None = app.extensions.get("openapi")
+    if cached is not None:
+        return cached
     spec = APISpec(
         title="善联 Shanlian API",
         version="1.0.0",
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
+        plugins=[_DeclaredOperations(), MarshmallowPlugin()],
         info={
             "description": "Verified needs of households in hardship, and how to help. "
             "Household identities are never part of the API."
         },
-        servers=[{"url": "/api/v1"}],
+        servers=[{"url": app.blueprints[blueprint].url_prefix or "/"}],
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    spec.components.schema("Need", schema=schemas.NeedSchema)
-    spec.components.schema("NeedHit", schema=schemas.NeedHitSchema)
-    spec.components.schema("Facets", schema=schemas.FacetsSchema)
-    spec.components.schema("NeedPage", schema=schemas.NeedPageSchema)
-    spec.components.schema("TokenRequest", schema=schemas.TokenRequestSchema)
-    spec.components.schema("Token", schema=schemas.TokenSchema)
-    spec.components.schema("Me", schema=schemas.MeSchema)
-    spec.components.schema("Error", schema=schemas.ErrorSchema)
+    # Every schema of app/api/schemas.py is a component named after it (NeedHitSchema ->
+    # NeedHit), so a field's metadata may point at one with a plain "$ref".
+    for name, value in sorted(vars(schemas).items()):
+        component = name.removesuffix("Schema")
+        if _is_own_schema(value) and component not in spec.components.schemas:
+            spec.components.schema(component, schema=value)  # (or already, as nested)
+    prefix = app.blueprints[blueprint].url_prefix or ""
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        view = app.view_functions[rule.endpoint]
+        if rule.endpoint.startswith(f"{blueprint}.") and is_declared(view):
+            spec.path(view=view, app=app, prefix=prefix)
+    document = spec.to_dict()
+    app.extensions["openapi"] = document
+    return document
 
-    spec.path(
-        path="/needs",
-        operations={
-            "get": {
-                "summary": "Search and list verified needs",
-                "description": "With `q` or a point (`lat`, `lng`) this is a search: it "
-                "finds open (published) needs unless `status` names another public state. "
-                "Without either it lists every verified need, open ones first. Distances "
-                "are geodesic km to each need's public, approximate location.",
-                "parameters": [
-                    {
-                        "in": "query",
-                        "schema": schemas.NeedListQuerySchema(exclude=_POINT_AND_ORDER),
-                    },
-                    _point_and_order_parameter(),
-                ],
-                "responses": {
-                    "200": {
-                        "description": "A page of needs",
-                        "content": {"application/json": {"schema": "NeedPage"}},
-                    },
-                    "422": _error("Invalid filter"),
-                },
-            }
-        },
+
+def is_declared(view: Callable[..., Any]) -> bool:
+    """Declared with ``@operation``, or documented by YAML after ``---`` in its docstring."""
+    return hasattr(view, _OPERATION) or "---" in (view.__doc__ or "")
+
+
+def _is_own_schema(value: Any) -> bool:
+    return (
+        isinstance(value, type)
+        and issubclass(value, Schema)
+        and value.__module__ == schemas.__name__
     )
-    _read(
-        spec,
-        "/needs/{need_id}",
-        "One verified need",
-        _json("The need", "Need"),
-        parameters=[_id_parameter("need_id")],
-        errors={"404": "No public need with this id"},
-    )
-    spec.path(
-        path="/auth/token",
-        operations={
-            "post": {
-                "summary": "Exchange email and password for a bearer token",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": "TokenRequest"}},
-                },
-                "responses": {
-                    "201": _json("A token", "Token"),
-                    "400": _error("Not a JSON object"),
-                    "403": _error("Wrong email or password"),
-                    "422": _error("Invalid fields"),
-                    "429": _error("Too many attempts"),
-                },
-            }
-        },
-    )
-    for name in (
-        "Claim",
-        "ClaimRequest",
-        "ClaimList",
-        "Reason",
-        "Delivery",
-        "Confirm",
-        "SignupRequest",
-        "Signup",
-        "SignupList",
-        "CheckCode",
-        "DonationRequest",
-        "Donation",
-        "PointsEntry",
-        "Points",
-        "LeaderboardQuery",
-        "Standing",
-        "Leaderboard",
-        "Reward",
-        "RewardList",
-        "Redemption",
-    ):
-        spec.components.schema(name, schema=getattr(schemas, f"{name}Schema"))
-    _read(spec, "/me", "The account behind the token", _json("The account", "Me"), secured=True)
-    _read(
-        spec,
-        "/me/claims",
-        "My claims (and my organisation's, for its admins)",
-        _json("Claims", "ClaimList"),
-        secured=True,
-    )
-    _read(
-        spec,
-        "/me/points",
-        "My points balance and ledger (my organisation's, for its admins)",
-        _json("Balance and entries", "Points"),
-        secured=True,
-    )
-    _read(
-        spec,
-        "/leaderboards",
-        "Points for confirmed help, ranked",
-        _json("The board", "Leaderboard"),
-        parameters=[{"in": "query", "schema": schemas.LeaderboardQuerySchema}],
-        errors={"422": "Invalid filter"},
-    )
-    _read(spec, "/rewards", "Rewards in the points shop", _json("Rewards on offer", "RewardList"))
-    spec.path(
-        path="/rewards/{reward_id}/redemptions",
-        operations={
-            "post": {
-                "summary": "Redeem a reward with points",
-                "security": [{"bearer": []}],
-                "parameters": [_id_parameter("reward_id")],
-                "responses": {
-                    "201": _json("The redemption and its code", "Redemption"),
-                    "401": _error("No valid token"),
-                    "404": _error("No such reward"),
-                    "409": _error("Out of stock, withdrawn, or not enough points"),
-                },
-            }
-        },
-    )
-    for path, summary, request, response, created, conflict in _ACTIONS:
-        responses = {
-            created: _json("Done", response),
-            "400": _error("Not a JSON object"),
-            "401": _error("No valid token"),
-            "403": _error("Not allowed for this account"),
-            "404": _error("No such need, claim or shift"),
-            "422": _error("Invalid fields"),
-        }
-        if conflict:
-            responses["409"] = _error(conflict)
-        if path == "/donations":
-            responses["200"] = _json("Already logged (same external_ref)", response)
-        operation: dict[str, Any] = {
-            "summary": summary,
-            "security": [{"bearer": []}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": request}}},
-            "responses": responses,
-        }
-        if "{" in path:
-            operation["parameters"] = [_id_parameter(path.split("{")[1].split("}")[0])]
-        spec.path(path=path, operations={"post": operation})
-    return spec.to_dict()
-
-
-_POINT_AND_ORDER = ("lat", "lng", "radius_km", "sort")
-
-
-def _point_and_order_parameter() -> dict[str, Any]:
-    """``lat``, ``lng``, ``radius_km`` and ``sort`` as one exploded query object, because
-    they depend on each other in a way separate parameters cannot say: lat and lng come
-    together, and ``radius_km`` and ``sort=distance`` need them."""
-    lat_low, lat_high = schemas.POINT_LAT
-    lng_low, lng_high = schemas.POINT_LNG
-    point = {
-        "lat": {"type": "number", "minimum": lat_low, "maximum": lat_high},
-        "lng": {"type": "number", "minimum": lng_low, "maximum": lng_high},
-        "radius_km": {
-            "type": "number",
-            "minimum": 0,
-            "exclusiveMinimum": True,
-            "maximum": 500,
-            "description": "Only needs within this many km (default 50).",
-        },
-        "sort": {"type": "string", "enum": schemas.SORTS},
-    }
-    no_point_sorts = [s for s in schemas.SORTS if s != "distance"]
-    return {
-        "in": "query",
-        "name": "point_and_order",
-        "style": "form",
-        "explode": True,
-        "description": "Sent as the separate query parameters `lat`, `lng`, `radius_km` and "
-        "`sort` (relevance with `q`, else distance with a point, else newest).",
-        "schema": {
-            "type": "object",
-            "properties": point,
-            "anyOf": [
-                {
-                    "description": "Without a point",
-                    "properties": {"sort": {"type": "string", "enum": no_point_sorts}},
-                    "not": {
-                        "anyOf": [{"required": [name]} for name in ("lat", "lng", "radius_km")]
-                    },
-                },
-                {"description": "Around a point", "required": ["lat", "lng"]},
-            ],
-        },
-    }
-
-
-def _json(description: str, schema: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _id_parameter(name: str) -> dict[str, Any]:
-    """A row id in the path: beyond INTEGER there is no row (the app answers 404)."""
-    return {
-        "in": "path",
-        "name": name,
-        "required": True,
-        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID},
-    }
-
-
-def _read(
-    spec: APISpec,
-    path: str,
-    summary: str,
-    ok: dict[str, Any],
-    *,
-    parameters: list[dict[str, Any]] | None = None,
-    secured: bool = False,
-    errors: dict[str, str] | None = None,
-) -> None:
-    """A GET operation: its 200 answer, and the errors it may give."""
-    operation: dict[str, Any] = {"summary": summary, "responses": {"200": ok}}
-    if parameters:
-        operation["parameters"] = parameters
-    if secured:
-        operation["security"] = [{"bearer": []}]
-        operation["responses"]["401"] = _error("Missing or invalid token")
-    for status, description in (errors or {}).items():
-        operation["responses"][status] = _error(description)
-    spec.path(path=path, operations={"get": operation})
-
-
-# (path, summary, request schema, response schema, success status, 409 meaning)
-_ACTIONS = [
-    (
-        "/needs/{need_id}/claims",
-        "Claim a micro-wish or a repair",
-        "ClaimRequest",
-        "Claim",
-        "201",
-        "No longer claimable (taken, not open, or farm help)",
-    ),
-    (
-        "/claims/{claim_id}/withdraw",
-        "Withdraw my claim",
-        "Reason",
-        "Claim",
-        "200",
-        "The claim is not live",
-    ),
-    (
-        "/claims/{claim_id}/delivery",
-        "Mark my claim delivered",
-        "Delivery",
-        "Claim",
-        "200",
-        "Not accepted yet, or not live",
-    ),
-    (
-        "/claims/{claim_id}/confirm",
-        "Confirm a delivery (caseworker)",
-        "Confirm",
-        "Claim",
-        "200",
-        "Not delivered, or waiting for a spot inspection",
-    ),
-    (
-        "/claims/{claim_id}/dispute",
-        "Dispute a delivery (caseworker)",
-        "Reason",
-        "Claim",
-        "200",
-        "Not delivered",
-    ),
-    (
-        "/shifts/{shift_id}/signups",
-        "Sign team members up for a shift (team leader)",
-        "SignupRequest",
-        "SignupList",
-        "201",
-        "Not enough places left, or already signed up",
-    ),
-    (
-        "/shifts/{shift_id}/checkin",
-        "Check in to a shift with its code",
-        "CheckCode",
-        "Signup",
-        "200",
-        "Not the day of the shift, or already checked in",
-    ),
-    (
-        "/shifts/{shift_id}/checkout",
-        "Check out of a shift with its code",
-        "CheckCode",
-        "Signup",
-        "200",
-        "Not checked in, or already checked out",
-    ),
-    (
-        "/donations",
-        "Log a donation in kind (company; an API key works)",
-        "DonationRequest",
-        "Donation",
-        "201",
-        None,
-    ),
-]

@@ -134,6 +134,50 @@ POINT_LNG = (104.0, 123.0)
 SORTS = ["relevance", "distance", "urgency", "newest"]
 
 
+def point_and_order_parameter() -> dict[str, Any]:
+    """``lat``, ``lng``, ``radius_km`` and ``sort`` of ``GET /needs`` documented as one
+    exploded query object, because they depend on each other in a way separate parameters
+    cannot say: lat and lng come together, and ``radius_km`` and ``sort=distance`` need
+    them. (``NeedListQuerySchema`` loads them, with the same rules.)"""
+    lat_low, lat_high = POINT_LAT
+    lng_low, lng_high = POINT_LNG
+    point = {
+        "lat": {"type": "number", "minimum": lat_low, "maximum": lat_high},
+        "lng": {"type": "number", "minimum": lng_low, "maximum": lng_high},
+        "radius_km": {
+            "type": "number",
+            "minimum": 0,
+            "exclusiveMinimum": True,
+            "maximum": 500,
+            "description": "Only needs within this many km (default 50).",
+        },
+        "sort": {"type": "string", "enum": SORTS},
+    }
+    no_point_sorts = [s for s in SORTS if s != "distance"]
+    return {
+        "in": "query",
+        "name": "point_and_order",
+        "style": "form",
+        "explode": True,
+        "description": "Sent as the separate query parameters `lat`, `lng`, `radius_km` and "
+        "`sort` (relevance with `q`, else distance with a point, else newest).",
+        "schema": {
+            "type": "object",
+            "properties": point,
+            "anyOf": [
+                {
+                    "description": "Without a point",
+                    "properties": {"sort": {"type": "string", "enum": no_point_sorts}},
+                    "not": {
+                        "anyOf": [{"required": [name]} for name in ("lat", "lng", "radius_km")]
+                    },
+                },
+                {"description": "Around a point", "required": ["lat", "lng"]},
+            ],
+        },
+    }
+
+
 class NeedListQuerySchema(Schema):
     """``GET /needs``. With ``q`` or a point it is a search and finds open (published)
     needs unless ``status`` says otherwise; without either it lists every verified need,

@@ -1,8 +1,27 @@
-"""/api/v1: public needs, tokens, and the OpenAPI document.
+"""/api/v1: public needs, tokens, claims, shifts, donations, points; the OpenAPI document.
 
 Every response is JSON, errors included (``app.errors`` maps them). Clients authenticate
 with ``Authorization: Bearer <token>``, the token coming from ``POST /auth/token`` or
 being a company's long-lived API key.
+
+Adding an endpoint is one declaration next to the view, and the OpenAPI document at
+/api/v1/openapi.json follows from it (``app/api/openapi.py``)::
+
+    @bp.post("/claims/<int:claim_id>/withdraw")
+    @token_required                       # documented as bearer-secured, answers 401
+    @operation(
+        "Withdraw my claim",              # the summary
+        body=ReasonSchema,                # loaded and passed as ``body`` (400/422 documented)
+        returns=ClaimSchema,              # the answer (status=200 unless said)
+        errors={403: "...", 404: "...", 409: "The claim is not live"},
+    )
+    def withdraw_claim(claim_id: int, body: dict[str, Any]) -> Response: ...
+
+``query=Schema`` loads ``request.args`` into ``args`` the same way. Path parameters come
+from the URL rule. Schemas live in ``app/api/schemas.py`` and become components named after
+them (``ClaimSchema`` -> ``Claim``). A route without a declaration is not in the document,
+and ``tests/test_api.py`` fails for it; schemathesis (``tests/test_api_schema.py``) then
+checks the endpoint against what it declares.
 """
 
 from __future__ import annotations
@@ -13,12 +32,11 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_babel import gettext as _
-from marshmallow import ValidationError
 
 from app import indexing
 from app.accounts import services as accounts
 from app.accounts.models import User
-from app.api.openapi import build_openapi
+from app.api.openapi import SECURED, build_openapi, load, operation
 from app.api.schemas import (
     CheckCodeSchema,
     ClaimListSchema,
@@ -42,11 +60,13 @@ from app.api.schemas import (
     SignupRequestSchema,
     SignupSchema,
     TokenRequestSchema,
+    TokenSchema,
+    point_and_order_parameter,
 )
 from app.claims import donations as donation_services
 from app.claims import services as claim_services
 from app.claims.models import Claim, DeliveryMethod, Shift
-from app.errors import DomainError, NotFound, ValidationFailed, get_or_404
+from app.errors import NotFound, ValidationFailed, get_or_404
 from app.extensions import db, limiter
 from app.needs import services as needs
 from app.points import boards
@@ -54,7 +74,7 @@ from app.points import services as points_services
 from app.points.models import Reward
 from search import Point, QueryError, SearchQuery, Sort
 
-bp = Blueprint("api", __name__)
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -67,6 +87,8 @@ def _bearer_user() -> User | None:
 
 
 def token_required(view: F) -> F:
+    """The view needs a bearer token (401 without one); the document says so."""
+
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         user = _bearer_user()
@@ -78,28 +100,30 @@ def token_required(view: F) -> F:
         g.api_user = user
         return view(*args, **kwargs)
 
+    setattr(wrapped, SECURED, True)
     return wrapped  # type: ignore[return-value]
 
 
-def _load(schema: Any, data: Any) -> dict[str, Any]:
-    try:
-        return schema.load(data)  # type: ignore[no-any-return]
-    except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        raise ValidationFailed(_("Some fields are not valid."), messages) from None  # type: ignore[arg-type]
-
-
-def _json_body() -> Any:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise DomainError(_("Send a JSON object in the request body."))
-    return data
+_NO_SUCH = {403: "Not allowed for this account", 404: "No such need, claim or shift"}
 
 
 @bp.get("/needs")
+@operation(
+    "Search and list verified needs",
+    description="With `q` or a point (`lat`, `lng`) this is a search: it finds open "
+    "(published) needs unless `status` names another public state. Without either it lists "
+    "every verified need, open ones first. Distances are geodesic km to each need's public, "
+    "approximate location.",
+    returns=NeedPageSchema,
+    errors={422: "Invalid filter"},
+    parameters=[
+        {"in": "query", "schema": NeedListQuerySchema(exclude=("lat", "lng", "radius_km", "sort"))},
+        point_and_order_parameter(),
+    ],
+)
 def list_needs() -> Response:
     """Search or browse public needs: words, filters, a point and radius, facets."""
-    args = _load(NeedListQuerySchema(), request.args.to_dict())
+    args = load(NeedListQuerySchema, request.args.to_dict())
     point = Point(args["lat"], args["lng"]) if "lat" in args else None
     try:
         query = SearchQuery(
@@ -123,6 +147,7 @@ def list_needs() -> Response:
 
 
 @bp.get("/needs/<int:need_id>")
+@operation("One verified need", returns=NeedSchema, errors={404: "No public need with this id"})
 def get_need(need_id: int) -> Response:
     need = needs.get_public_need(db.session, need_id)
     if need is None:
@@ -136,9 +161,15 @@ def _token_limit() -> str:
 
 @bp.post("/auth/token")
 @limiter.limit(_token_limit)
-def create_token() -> tuple[Response, int]:
-    data = _load(TokenRequestSchema(), _json_body())
-    user = accounts.authenticate(db.session, data["email"], data["password"])
+@operation(
+    "Exchange email and password for a bearer token",
+    body=TokenRequestSchema,
+    returns=TokenSchema,
+    status=201,
+    errors={403: "Wrong email or password", 429: "Too many attempts"},
+)
+def create_token(body: dict[str, Any]) -> tuple[Response, int]:
+    user = accounts.authenticate(db.session, body["email"], body["password"])
     return jsonify(
         {
             "token": accounts.issue_token(user),
@@ -150,13 +181,14 @@ def create_token() -> tuple[Response, int]:
 
 @bp.get("/me")
 @token_required
+@operation("The account behind the token", returns=MeSchema)
 def me() -> Response:
     return jsonify(MeSchema().dump(g.api_user))
 
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(build_openapi())
+    return jsonify(build_openapi(current_app))
 
 
 @bp.errorhandler(401)
@@ -173,8 +205,14 @@ def _claim_for(claim_id: int) -> Claim:
 
 @bp.post("/needs/<int:need_id>/claims")
 @token_required
-def create_claim(need_id: int) -> tuple[Response, int]:
-    data = _load(ClaimRequestSchema(), _json_body())
+@operation(
+    "Claim a micro-wish or a repair",
+    body=ClaimRequestSchema,
+    returns=ClaimSchema,
+    status=201,
+    errors={**_NO_SUCH, 409: "No longer claimable (taken, not open, or farm help)"},
+)
+def create_claim(need_id: int, body: dict[str, Any]) -> tuple[Response, int]:
     need = needs.get_public_need(db.session, need_id)
     if need is None:
         raise NotFound(_("No public need has this id."))
@@ -182,15 +220,16 @@ def create_claim(need_id: int) -> tuple[Response, int]:
         db.session,
         need,
         g.api_user,
-        DeliveryMethod(data["method"]),
-        plan=data["plan"],
-        plan_cost_yuan=data["plan_cost_yuan"],
+        DeliveryMethod(body["method"]),
+        plan=body["plan"],
+        plan_cost_yuan=body["plan_cost_yuan"],
     )
     return jsonify(ClaimSchema().dump(claim)), 201
 
 
 @bp.get("/me/claims")
 @token_required
+@operation("My claims (and my organisation's, for its admins)", returns=ClaimListSchema)
 def my_claims() -> Response:
     return jsonify(
         ClaimListSchema().dump({"items": claim_services.claims_of(db.session, g.api_user)})
@@ -199,76 +238,119 @@ def my_claims() -> Response:
 
 @bp.post("/claims/<int:claim_id>/withdraw")
 @token_required
-def withdraw_claim(claim_id: int) -> Response:
-    data = _load(ReasonSchema(), _json_body())
+@operation(
+    "Withdraw my claim",
+    body=ReasonSchema,
+    returns=ClaimSchema,
+    errors={**_NO_SUCH, 409: "The claim is not live"},
+)
+def withdraw_claim(claim_id: int, body: dict[str, Any]) -> Response:
     claim = _claim_for(claim_id)
-    claim_services.withdraw_claim(db.session, claim, g.api_user, data["reason"])
+    claim_services.withdraw_claim(db.session, claim, g.api_user, body["reason"])
     return jsonify(ClaimSchema().dump(claim))
 
 
 @bp.post("/claims/<int:claim_id>/delivery")
 @token_required
-def deliver_claim(claim_id: int) -> Response:
-    data = _load(DeliverySchema(), _json_body())
+@operation(
+    "Mark my claim delivered",
+    body=DeliverySchema,
+    returns=ClaimSchema,
+    errors={**_NO_SUCH, 409: "Not accepted yet, or not live"},
+)
+def deliver_claim(claim_id: int, body: dict[str, Any]) -> Response:
     claim = _claim_for(claim_id)
-    claim_services.mark_delivered(db.session, claim, g.api_user, data["note"])
+    claim_services.mark_delivered(db.session, claim, g.api_user, body["note"])
     return jsonify(ClaimSchema().dump(claim))
 
 
 @bp.post("/claims/<int:claim_id>/confirm")
 @token_required
-def confirm_claim(claim_id: int) -> Response:
-    data = _load(ConfirmSchema(), _json_body())
+@operation(
+    "Confirm a delivery (caseworker)",
+    body=ConfirmSchema,
+    returns=ClaimSchema,
+    errors={**_NO_SUCH, 409: "Not delivered, or waiting for a spot inspection"},
+)
+def confirm_claim(claim_id: int, body: dict[str, Any]) -> Response:
     claim = _claim_for(claim_id)
-    claim_services.confirm_delivery(db.session, claim, g.api_user, data["follow_up_days"])
+    claim_services.confirm_delivery(db.session, claim, g.api_user, body["follow_up_days"])
     return jsonify(ClaimSchema().dump(claim))
 
 
 @bp.post("/claims/<int:claim_id>/dispute")
 @token_required
-def dispute_claim(claim_id: int) -> Response:
-    data = _load(ReasonSchema(), _json_body())
+@operation(
+    "Dispute a delivery (caseworker)",
+    body=ReasonSchema,
+    returns=ClaimSchema,
+    errors={**_NO_SUCH, 409: "Not delivered"},
+)
+def dispute_claim(claim_id: int, body: dict[str, Any]) -> Response:
     claim = _claim_for(claim_id)
-    claim_services.dispute_delivery(db.session, claim, g.api_user, data["reason"])
+    claim_services.dispute_delivery(db.session, claim, g.api_user, body["reason"])
     return jsonify(ClaimSchema().dump(claim))
 
 
 @bp.post("/shifts/<int:shift_id>/signups")
 @token_required
-def create_signups(shift_id: int) -> tuple[Response, int]:
-    data = _load(SignupRequestSchema(), _json_body())
+@operation(
+    "Sign team members up for a shift (team leader)",
+    body=SignupRequestSchema,
+    returns=SignupListSchema,
+    status=201,
+    errors={**_NO_SUCH, 409: "Not enough places left, or already signed up"},
+)
+def create_signups(shift_id: int, body: dict[str, Any]) -> tuple[Response, int]:
     shift = get_or_404(db.session, Shift, shift_id)
-    signups = claim_services.sign_up(db.session, shift, g.api_user, data["member_ids"])
+    signups = claim_services.sign_up(db.session, shift, g.api_user, body["member_ids"])
     return jsonify(SignupListSchema().dump({"items": signups})), 201
 
 
 @bp.post("/shifts/<int:shift_id>/checkin")
 @token_required
-def shift_checkin(shift_id: int) -> Response:
-    data = _load(CheckCodeSchema(), _json_body())
+@operation(
+    "Check in to a shift with its code",
+    body=CheckCodeSchema,
+    returns=SignupSchema,
+    errors={**_NO_SUCH, 409: "Not the day of the shift, or already checked in"},
+)
+def shift_checkin(shift_id: int, body: dict[str, Any]) -> Response:
     shift = get_or_404(db.session, Shift, shift_id)
     return jsonify(
-        SignupSchema().dump(claim_services.check_in(db.session, shift, g.api_user, data["code"]))
+        SignupSchema().dump(claim_services.check_in(db.session, shift, g.api_user, body["code"]))
     )
 
 
 @bp.post("/shifts/<int:shift_id>/checkout")
 @token_required
-def shift_checkout(shift_id: int) -> Response:
-    data = _load(CheckCodeSchema(), _json_body())
+@operation(
+    "Check out of a shift with its code",
+    body=CheckCodeSchema,
+    returns=SignupSchema,
+    errors={**_NO_SUCH, 409: "Not checked in, or already checked out"},
+)
+def shift_checkout(shift_id: int, body: dict[str, Any]) -> Response:
     shift = get_or_404(db.session, Shift, shift_id)
     return jsonify(
-        SignupSchema().dump(claim_services.check_out(db.session, shift, g.api_user, data["code"]))
+        SignupSchema().dump(claim_services.check_out(db.session, shift, g.api_user, body["code"]))
     )
 
 
 @bp.post("/donations")
 @token_required
-def log_donation() -> tuple[Response, int]:
+@operation(
+    "Log a donation in kind (company; an API key works)",
+    body=DonationRequestSchema,
+    returns=DonationSchema,
+    status=201,
+    also={200: ("Already logged (same external_ref)", DonationSchema)},
+    errors=_NO_SUCH,
+)
+def log_donation(body: dict[str, Any]) -> tuple[Response, int]:
     """Log a donation in kind; the same ``external_ref`` twice returns the first (200)."""
-    data = _load(DonationRequestSchema(), _json_body())
     logged = donation_services.log_donation(
-        db.session, g.api_user, donation_services.DonationData(**data)
+        db.session, g.api_user, donation_services.DonationData(**body)
     )
     return jsonify(DonationSchema().dump(logged.donation)), 201 if logged.created else 200
 
@@ -278,6 +360,7 @@ def log_donation() -> tuple[Response, int]:
 
 @bp.get("/me/points")
 @token_required
+@operation("My points balance and ledger (my organisation's, for its admins)", returns=PointsSchema)
 def my_points() -> Response:
     owner = points_services.Owner.of(g.api_user)
     return jsonify(
@@ -291,8 +374,10 @@ def my_points() -> Response:
 
 
 @bp.get("/leaderboards")
-def leaderboards() -> Response:
-    args = _load(LeaderboardQuerySchema(), request.args.to_dict())
+@operation(
+    "Points for confirmed help, ranked", query=LeaderboardQuerySchema, returns=LeaderboardSchema
+)
+def leaderboards(args: dict[str, Any]) -> Response:
     board = boards.Board(args["board"])
     standings = boards.leaderboard(
         db.session, board, args["period"], args["district"] or args["city"] or None, args["limit"]
@@ -305,12 +390,19 @@ def leaderboards() -> Response:
 
 
 @bp.get("/rewards")
+@operation("Rewards in the points shop", returns=RewardListSchema)
 def list_rewards() -> Response:
     return jsonify(RewardListSchema().dump({"items": points_services.rewards(db.session)}))
 
 
 @bp.post("/rewards/<int:reward_id>/redemptions")
 @token_required
+@operation(
+    "Redeem a reward with points",
+    returns=RedemptionSchema,
+    status=201,
+    errors={404: "No such reward", 409: "Out of stock, withdrawn, or not enough points"},
+)
 def redeem_reward(reward_id: int) -> tuple[Response, int]:
     reward = get_or_404(db.session, Reward, reward_id)
     redemption = points_services.redeem(db.session, reward, g.api_user)
