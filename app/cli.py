@@ -91,6 +91,32 @@ def expire_points_command(as_of: str | None) -> None:
     click.echo(f"points lapsed for {owners} owners")
 
 
+@click.command("privacy-scan")
+def privacy_scan_command() -> None:
+    """Rescan the public text of every public need; list hits by need id (never the text).
+
+    Pull a need back from its desk page (“Pull back for privacy review”)."""
+    from app.needs.services import privacy_scan
+
+    hits = privacy_scan(db.session)
+    needs = sorted({hit.need_id for hit in hits})
+    for need_id in needs:
+        mine = [hit for hit in hits if hit.need_id == need_id]
+        sure = any(hit.certain for hit in mine)
+        parts = ", ".join(
+            f"{hit.field}:{hit.kind.value}{'' if hit.certain else '?'}" for hit in mine
+        )
+        click.echo(
+            f"need {need_id} [{mine[0].state.value}] {'REFUSE' if sure else 'check'}: {parts}"
+            f"  /work/needs/{need_id}"
+        )
+    certain_needs = len({hit.need_id for hit in hits if hit.certain})
+    click.echo(
+        f"{len(needs)} public needs with findings ({certain_needs} certain, "
+        f"{len(needs) - certain_needs} to check)."
+    )
+
+
 def register_cli(app: Flask) -> None:
     from app.indexing.cli import register_cli as register_search_cli
     from app.notifications.cli import register_cli as register_notification_cli
@@ -101,3 +127,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(sweep_command)
     app.cli.add_command(expire_points_command)
+    app.cli.add_command(privacy_scan_command)

@@ -40,10 +40,13 @@ def area_choices() -> list[tuple[str, str]]:
 
 def apply_service_errors(form: FlaskForm, error: ValidationFailed) -> None:
     """Show a service's field errors next to the form's fields."""
+    highlights = getattr(error, "highlights", {})  # privacy findings, marked in the text
     for name, messages in error.errors.items():
         field = getattr(form, name, None)
         if field is not None:
             field.errors = list(field.errors) + list(messages)
+            if name in highlights:
+                field.privacy_highlight = highlights[name]
         else:
             form.form_errors.extend(messages)
     if not error.errors:

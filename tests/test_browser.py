@@ -342,6 +342,8 @@ def test_caseworker_to_verifier_to_public_walk(new_context: Callable[..., Browse
     expect(verifier.locator("h1")).to_have_text(wish.title)
     approve = verifier.locator("button[data-action=approve]")
     expect(approve).to_have_text("审核通过并发布")
+    expect(verifier.locator("#privacy-checklist")).to_be_visible()
+    verifier.locator("input[name=privacy_checked]").check()
     with verifier.expect_navigation():
         approve.click()
     expect(verifier.locator("#need-state")).to_have_class(re.compile(r"\bstate-published\b"))

@@ -101,6 +101,7 @@ def approve(new_context: NewContext, need_id: int) -> None:
     verifier = new_page(new_context)
     sign_in(verifier, VERIFIER)
     verifier.goto(f"/work/needs/{need_id}")
+    verifier.locator("input[name=privacy_checked]").check()
     with verifier.expect_navigation():
         verifier.locator("button[data-action=approve]").click()
     expect(verifier.locator("#need-state")).to_have_class(re.compile(r"\bstate-published\b"))

@@ -256,5 +256,8 @@ def test_verifier_approves_cost_exception_over_http(client, auth, session):
         client.post(f"/review/{need.id}/cost-exception", data={"note": "危房一事一议"}).status_code
         == 302
     )
-    assert client.post(f"/work/needs/{need.id}/approve").status_code == 302
+    assert (
+        client.post(f"/work/needs/{need.id}/approve", data={"privacy_checked": "1"}).status_code
+        == 302
+    )
     assert session.get(Need, need.id).state is NeedState.PUBLISHED

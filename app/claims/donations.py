@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
+from app import privacy
 from app.accounts.models import Organisation, OrgKind, Role, User
 from app.claims.models import Donation, DonationStatus
 from app.errors import Conflict, NotAllowed, ValidationFailed
@@ -73,6 +74,10 @@ def _problems(session: Session, data: DonationData) -> tuple[dict[str, list[str]
             errors["need_id"] = [str(_l("No open need has this number."))]
     elif not gazetteer.is_district(data.district_code):
         errors["district_code"] = [str(_l("Choose the district whose pool receives it."))]
+    for name, messages in privacy.refusals(
+        {"item": data.item, "note": data.note}, need.household if need else None
+    ).items():
+        errors.setdefault(name, []).extend(messages)
     return errors, need
 
 

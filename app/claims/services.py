@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
+from app import privacy
 from app.accounts.models import MemberRole, Membership, Organisation, OrgKind, Role, User
 from app.claims.models import (
     LIVE_CLAIM_STATUSES,
@@ -518,8 +519,6 @@ def close_need(session: Session, need: Need, actor: User, note: str = "") -> Non
 
 def set_thank_you(session: Session, need: Need, actor: User, text: str) -> None:
     """A short thank-you the caseworker approves for the public page."""
-    from app.needs.services import reveals_household
-
     if not _caseworker_of(need, actor):
         raise NotAllowed(_l("Only a caseworker of this area can publish a thank-you."))
     if need.state not in (NeedState.CONFIRMED, NeedState.CLOSED):
@@ -530,20 +529,7 @@ def set_thank_you(session: Session, need: Need, actor: User, text: str) -> None:
             _l("Please correct the marked fields."),
             {"thank_you": [str(_l("At most 500 characters."))]},
         )
-    if reveals_household(text, need.household):
-        raise ValidationFailed(
-            _l("Please correct the marked fields."),
-            {
-                "thank_you": [
-                    str(
-                        _l(
-                            "The public text must not contain the household's name, ID, phone or "
-                            "address."
-                        )
-                    )
-                ]
-            },
-        )
+    privacy.check_public_text({"thank_you": text}, need.household)
     need.thank_you = text
     session.flush()
 
@@ -625,6 +611,10 @@ def add_shift(session: Session, need: Need, actor: User, data: ShiftData) -> Shi
                 )
             )
         ]
+    for name, messages in privacy.refusals(
+        {"meeting_point": data.meeting_point}, allow=frozenset({privacy.FindingKind.ADDRESS})
+    ).items():
+        errors.setdefault(name, []).extend(messages)
     if errors:
         raise ValidationFailed(_l("Please correct the marked fields."), errors)
     shift = Shift(

@@ -59,6 +59,9 @@ TRANSITIONS: dict[str, Transition] = {
     "submit": Transition(frozenset({S.DRAFT, S.REJECTED}), S.SUBMITTED, _caseworker),
     "approve": Transition(frozenset({S.SUBMITTED}), S.PUBLISHED, _verifier),
     "reject": Transition(frozenset({S.SUBMITTED}), S.REJECTED, _verifier, note_required=True),
+    # Something private reached a published need: the verifier takes it off the public pages
+    # in one step and returns it to the caseworker with the reason.
+    "pull_back": Transition(frozenset({S.PUBLISHED}), S.REJECTED, _verifier, note_required=True),
     "claim": Transition(frozenset({S.PUBLISHED}), S.CLAIMED, _claimer),
     # Fully funded in cash: the payment webhook (the system) takes it off offer.
     "fund": Transition(frozenset({S.PUBLISHED}), S.CLAIMED, _system),
@@ -88,6 +91,7 @@ ACTION_LABELS = {
     "submit": _l("Submit for verification"),
     "approve": _l("Approve and publish"),
     "reject": _l("Reject"),
+    "pull_back": _l("Pull back for privacy review"),
     "claim": _l("Claim"),
     "fund": _l("Fully funded"),
     "release": _l("Release claim"),
@@ -185,7 +189,7 @@ def transition(
     values: dict[str, object] = {"state": spec.target, "updated_at": utcnow(), **changes}
     if action == "approve":
         values["published_at"] = utcnow()
-    if action == "reject":
+    if action in ("reject", "pull_back"):
         values["rejection_reason"] = note
     result = session.execute(
         update(Need)

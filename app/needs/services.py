@@ -9,9 +9,9 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, case, false, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from app import indexing
+from app import indexing, privacy
 from app.accounts.models import Role, User
 from app.errors import NotAllowed, ValidationFailed
 from app.models_base import local_today, utcnow
@@ -185,10 +185,6 @@ def _need_problems(data: NeedData, household: Household) -> dict[str, list[str]]
         errors["title"] = [required]
     if len(data.story.strip()) < 10:
         errors["story"] = [str(_l("Tell the story in at least 10 characters."))]
-    elif reveals_household(f"{data.title} {data.story} {data.item} {data.task}", household):
-        errors["story"] = [
-            str(_l("The public text must not contain the household's name, ID, phone or address."))
-        ]
     if data.deadline is not None and data.deadline < local_today():
         errors["deadline"] = [str(_l("The deadline cannot be in the past."))]
     if data.kind is NeedKind.MICRO_WISH:
@@ -217,10 +213,21 @@ def _need_problems(data: NeedData, household: Household) -> dict[str, list[str]]
     return errors
 
 
-def reveals_household(public_text: str, household: Household) -> bool:
-    """A last check that a public text does not name the household."""
-    secrets_ = [household.name, household.id_number, household.phone, household.address]
-    return any(secret and len(secret) >= 2 and secret in public_text for secret in secrets_)
+def public_fields(data: NeedData) -> dict[str, str]:
+    """The parts of a need that the public reads."""
+    return {"title": data.title, "story": data.story, "item": data.item, "task": data.task}
+
+
+def _check_need(data: NeedData, household: Household) -> None:
+    """Field problems and privacy findings, reported together."""
+    errors = _need_problems(data, household)
+    try:
+        privacy.check_public_text(public_fields(data), household)
+    except privacy.PrivateTextFound as found:
+        for name, messages in found.errors.items():
+            errors.setdefault(name, []).extend(messages)
+        raise privacy.PrivateTextFound(found.message, errors, found.highlights) from None
+    _fail(errors)
 
 
 def approximate_location(household: Household) -> tuple[float, float]:
@@ -271,7 +278,7 @@ def create_need(session: Session, actor: User, household: Household, data: NeedD
     """A caseworker drafts a need for a household in their area."""
     if not household.can_edit(actor):
         raise NotAllowed(_l("You can only record needs for households in your own area."))
-    _fail(_need_problems(data, household))
+    _check_need(data, household)
     lat, lng = approximate_location(household)
     need = NEED_CLASSES[data.kind](
         household_id=household.id,
@@ -299,7 +306,7 @@ def update_need(session: Session, need: Need, actor: User, data: NeedData) -> No
             _l("Please correct the marked fields."),
             {"kind": [str(_l("The kind of a need cannot be changed."))]},
         )
-    _fail(_need_problems(data, need.household))
+    _check_need(data, need.household)
     for key, value in _kind_values(data).items():
         setattr(need, key, value)
     # An edited need was not the one the verifier saw: a cost exception must be re-approved.
@@ -431,3 +438,65 @@ def public_stats(session: Session) -> dict[str, int]:
         "fulfilled": counts.get(NeedState.CONFIRMED.value, 0)
         + counts.get(NeedState.CLOSED.value, 0),
     }
+
+
+# --- privacy review --------------------------------------------------------------------
+
+
+def public_text_of(need: Need) -> dict[str, str]:
+    """Everything the public reads of a stored need."""
+    return {
+        "title": need.title or "",
+        "story": need.story or "",
+        "item": need.item or "",
+        "task": need.task or "",
+        "thank_you": need.thank_you or "",
+    }
+
+
+def privacy_review(need: Need) -> list[tuple[str, privacy.Finding, str]]:
+    """What the detector finds in a need's public text, sure or not (for the verifier)."""
+    return privacy.review_findings(public_text_of(need), need.household)
+
+
+def approve_need(session: Session, need: Need, actor: User, privacy_checked: bool) -> None:
+    """Publish a submitted need: the verifier must have gone through the privacy checklist,
+    and nothing the detector is sure about may remain in the text."""
+    if "approve" not in lifecycle.available_actions(need, actor):
+        lifecycle.transition(session, need, "approve", actor)  # raises the precise refusal
+    if any(finding.certain for _field, finding, _why in privacy_review(need)):
+        raise ValidationFailed(
+            _l("The public text still identifies the household. Return it for changes."),
+            {"privacy_checked": [str(_l("Return the need with the marked parts named."))]},
+        )
+    if not privacy_checked:
+        raise ValidationFailed(
+            _l("Tick the privacy checklist before publishing."),
+            {"privacy_checked": [str(_l("Confirm you checked the public text."))]},
+        )
+    lifecycle.transition(session, need, "approve", actor)
+
+
+@dataclass(frozen=True)
+class PrivacyHit:
+    need_id: int
+    state: NeedState
+    field: str
+    kind: privacy.FindingKind
+    certain: bool
+
+
+def privacy_scan(session: Session) -> list[PrivacyHit]:
+    """Rescan the public text of every need the public can see. Hits name the need, the
+    field and the kind of finding, never the text itself (the list ends up in terminals)."""
+    hits: list[PrivacyHit] = []
+    query = (
+        select(Need)
+        .where(Need.state.in_(PUBLIC_STATES))
+        .options(selectinload(Need.household))
+        .order_by(Need.id)
+    )
+    for need in session.scalars(query):
+        for field_name, finding, _why in privacy_review(need):
+            hits.append(PrivacyHit(need.id, need.state, field_name, finding.kind, finding.certain))
+    return hits

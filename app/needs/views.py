@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app import indexing
+from app import indexing, privacy
 from app.accounts.models import OrgKind, Role
 from app.claims import services as claim_services
 from app.claims.forms import ClaimForm, ShiftForm
@@ -383,7 +383,26 @@ def edit_need(need_id: int) -> str | Response:
 @work_bp.get("/needs/<int:need_id>")
 @role_required(Role.CASEWORKER, Role.VERIFIER)
 def need(need_id: int) -> str:
-    need = _visible_need(need_id)
+    return _render_need(_visible_need(need_id))
+
+
+def _privacy_findings(need: Need) -> list[dict[str, Any]]:
+    """Per field with findings: its text with the parts marked, and what each part is."""
+    if need.state not in (NeedState.SUBMITTED, NeedState.PUBLISHED):
+        return []
+    fields: dict[str, dict[str, Any]] = {}
+    texts = services.public_text_of(need)
+    for name, finding, why in services.privacy_review(need):
+        entry = fields.setdefault(name, {"field": name, "findings": [], "reasons": []})
+        entry["findings"].append(finding)
+        entry["reasons"].append((finding.certain, why))
+    for entry in fields.values():
+        entry["marked"] = privacy.highlight(texts[entry["field"]], entry["findings"])
+        entry["certain"] = any(f.certain for f in entry["findings"])
+    return list(fields.values())
+
+
+def _render_need(need: Need, action_error: ValidationFailed | None = None) -> str:
     claim = claim_services.live_claim(db.session, need)
     return render_template(
         "work/need.html",
@@ -392,6 +411,15 @@ def need(need_id: int) -> str:
         actions=[a for a in lifecycle.available_actions(need, current_user) if a in DESK_ACTIONS],
         action_labels=lifecycle.ACTION_LABELS,
         note_required={a for a, t in lifecycle.TRANSITIONS.items() if t.note_required},
+        action_error=action_error,
+        privacy_findings=_privacy_findings(need),
+        field_labels={
+            "title": _("Title"),
+            "story": _("Story"),
+            "item": _("Item"),
+            "task": _("Task"),
+            "thank_you": _("Thank-you"),
+        },
         claim=claim,
         past_claims=claim_services.claims_for_need(db.session, need),
         shifts=claim_services.shifts_of(db.session, need),
@@ -405,24 +433,32 @@ def need(need_id: int) -> str:
 
 # Lifecycle actions taken straight from the need page. Claiming, delivery and confirmation
 # have their own bookkeeping and go through app.claims.
-DESK_ACTIONS = ("submit", "approve", "reject", "cancel", "close")
+DESK_ACTIONS = ("submit", "approve", "reject", "pull_back", "cancel", "close")
 
 
 @work_bp.post("/needs/<int:need_id>/<action>")
 @role_required(Role.CASEWORKER, Role.VERIFIER)
-def act(need_id: int, action: str) -> Response:
-    """Perform one lifecycle action; the transition function checks state and permission."""
+def act(need_id: int, action: str) -> Response | tuple[str, int]:
+    """Perform one lifecycle action; the transition function checks state and permission.
+    A refused action shows the need page again with the reason next to the buttons."""
     if action not in DESK_ACTIONS:
         abort(404)
     need = get_or_404(db.session, Need, need_id)
     if not need.can_view_private(current_user):
         abort(404)
     note = request.form.get("note", "")
-    if action == "cancel":
-        claim_services.cancel_need(db.session, need, current_user, note)
-    elif action == "close":
-        claim_services.close_need(db.session, need, current_user, note)
-    else:
-        lifecycle.transition(db.session, need, action, current_user, note=note)
+    try:
+        if action == "cancel":
+            claim_services.cancel_need(db.session, need, current_user, note)
+        elif action == "close":
+            claim_services.close_need(db.session, need, current_user, note)
+        elif action == "approve":
+            services.approve_need(
+                db.session, need, current_user, bool(request.form.get("privacy_checked"))
+            )
+        else:
+            lifecycle.transition(db.session, need, action, current_user, note=note)
+    except ValidationFailed as exc:
+        return _render_need(need, action_error=exc), exc.status
     flash(_("Done: %(action)s.", action=lifecycle.ACTION_LABELS[action]), "info")
     return redirect(url_for("work.need", need_id=need.id))
