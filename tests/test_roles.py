@@ -169,7 +169,7 @@ def test_lifecycle_actions_by_role(client, auth, world, session, role, state, ur
         auth.login(world["people"][role])
     response = client.post(
         url.format(need=need.id, claim=claim.id if claim else 0),
-        data={"note": "原因", "method": "handover"},
+        data={"note": "原因", "method": "handover", "privacy_checked": "1"},
     )
     after = session.get(type(need), need.id).state
     if role in allowed:
