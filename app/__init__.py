@@ -65,8 +65,9 @@ class RowIdConverter(IntegerConverter):
 
 
 def _configure_login() -> None:
-    from app.accounts.models import User
+    from app.accounts.models import User, Visitor
 
+    login_manager.anonymous_user = Visitor
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None  # the login page explains itself
     login_manager.session_protection = "strong"
@@ -80,15 +81,18 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import admin_bp
     from app.accounts.views import bp as accounts_bp
     from app.api.views import bp as api_bp
+    from app.browse.views import public_bp
     from app.claims.views import bp as claims_bp
     from app.core.views import bp as core_bp
+    from app.donations.views import bp as donations_bp
     from app.matching.views import bp as matching_bp
-    from app.needs.views import public_bp, work_bp
     from app.notifications.views import bp as notifications_bp
     from app.payments.views import bp as payments_bp
     from app.points.views import bp as points_bp
+    from app.shifts.views import bp as shifts_bp
     from app.supervision.views import bp as supervision_bp
     from app.uploads.views import bp as uploads_bp
+    from app.work.views import work_bp
 
     for blueprint in (
         core_bp,
@@ -99,6 +103,8 @@ def _register_blueprints(app: Flask) -> None:
         supervision_bp,
         uploads_bp,
         claims_bp,
+        shifts_bp,
+        donations_bp,
         notifications_bp,
         points_bp,
         matching_bp,

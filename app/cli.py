@@ -118,8 +118,8 @@ def privacy_scan_command() -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from app.indexing.cli import register_cli as register_search_cli
     from app.notifications.cli import register_cli as register_notification_cli
+    from app.search_index.cli import register_cli as register_search_cli
 
     register_notification_cli(app)
     register_search_cli(app)

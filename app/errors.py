@@ -51,6 +51,14 @@ class InvalidTransition(Conflict):
     pass
 
 
+class NotClaimable(Conflict):
+    """The need cannot be claimed now (taken, not published, or the wrong kind)."""
+
+
+class CapacityExceeded(Conflict):
+    """A shift has fewer places left than asked for."""
+
+
 def get_or_404(session: Any, model: type[T], ident: object) -> T:
     """The row with this primary key, or ``NotFound``."""
     obj = session.get(model, ident)

@@ -25,7 +25,8 @@ _signals = Namespace()
 status_changed = _signals.signal(
     "status-changed", doc="A status changed through its machine's transition table."
 )
-#: A need moved through its lifecycle. Keywords: ``session``, ``need``, ``event``,
+#: A need moved through its lifecycle. Keywords: ``session``, ``need``, ``event`` (the
+#: :class:`~app.needs.models.NeedEvent`, whose ``action`` says which move), ``actor``,
 #: ``was_public``.
 need_transitioned = _signals.signal("need-transitioned", doc="A need changed state.")
 #: A claim changed status. Keywords: ``session``, ``claim``, ``action``, ``actor``.
@@ -36,6 +37,10 @@ hours_confirmed = _signals.signal("hours-confirmed", doc="Volunteer hours confir
 donation_received = _signals.signal("donation-received", doc="An in-kind donation arrived.")
 #: A cash payment succeeded. Keywords: ``session``, ``cash``.
 payment_succeeded = _signals.signal("payment-succeeded", doc="A cash payment succeeded.")
+
+#: Asked before a need is claimed in kind (and to decide whether to offer the claim form).
+#: Keywords: ``session``, ``need``. A receiver returns a reason to refuse, or None.
+claim_requested = _signals.signal("claim-requested", doc="May this need be claimed in kind?")
 
 _HANDLER_MODULE = "handlers"
 

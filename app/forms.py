@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -51,3 +52,10 @@ def apply_service_errors(form: FlaskForm, error: ValidationFailed) -> None:
             form.form_errors.extend(messages)
     if not error.errors:
         form.form_errors.append(str(error.message))
+
+
+def follow_up_days() -> int | None:
+    """Days until the follow-up visit, from the confirming form, within a year (None: the
+    configured default)."""
+    days = request.form.get("follow_up_days", type=int)
+    return None if days is None else max(0, min(days, 365))

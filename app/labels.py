@@ -8,7 +8,8 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from app.accounts.models import MemberRole, OrgKind, OrgStatus, Role
-from app.claims.models import ClaimStatus, DeliveryMethod, DonationStatus, SignupStatus
+from app.claims.models import ClaimStatus, DeliveryMethod
+from app.donations.models import DonationStatus
 from app.needs.models import (
     CareCategory,
     Light,
@@ -21,6 +22,7 @@ from app.needs.models import (
 )
 from app.payments.models import CashStatus
 from app.points.models import RedemptionStatus
+from app.shifts.models import SignupStatus
 
 LABELS: dict[enum.Enum, Any] = {
     Role.DONOR: _l("Donor"),

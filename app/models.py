@@ -1,14 +1,16 @@
 """Every model, imported once so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from app.accounts.models import ApiKey, Membership, Organisation, OrganisationSkill, User
-from app.claims.models import Claim, Donation, FollowUp, Shift, ShiftSignup
+from app.claims.models import Claim
 from app.core.models import OutboxMessage, StatusEvent
+from app.donations.models import Donation
 from app.extensions import Base
-from app.indexing.models import SearchOutbox
-from app.needs.models import Household, Need, NeedEvent
+from app.needs.models import FollowUp, Household, Need, NeedEvent
 from app.notifications.models import Notification, OutboxEmail
 from app.payments.models import CashDonation, StripeEvent
 from app.points.models import PointsEntry, Redemption, Reward
+from app.search_index.models import SearchOutbox
+from app.shifts.models import Shift, ShiftSignup
 from app.uploads.models import Attachment
 
 __all__ = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +12,12 @@ from sqlalchemy import DateTime, Enum
 from sqlalchemy.types import TypeDecorator
 
 CHINA = ZoneInfo("Asia/Shanghai")
+# Codes people read aloud or type (hand-over, check-in): no 0/O, 1/I/L.
+_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def readable_code(length: int) -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(length))
 
 
 def utcnow() -> datetime:

@@ -340,7 +340,7 @@ def _make_need(
     }[kind]
     if kind is NeedKind.FARM_HELP and need.window_start is not None:
         # One shift per person per day: pick a team whose leader is free that day.
-        from app.claims.services import free_members
+        from app.shifts.services import free_members
 
         free = [
             t
@@ -367,6 +367,8 @@ def advance(
     The claimer must be able to take the need (a donor or company for a micro-wish, a team
     leader for farm help, a company or team with the skills for a repair)."""
     from app.claims import services as claims
+    from app.needs import fulfilment
+    from app.shifts import services as shift_services
 
     claim: Claim | None = None
     for action in PATHS[state]:
@@ -381,25 +383,25 @@ def advance(
         elif action == "expire":
             lifecycle.transition(session, need, action, None, note="已过截止日期")
         elif action == "cancel":
-            claims.cancel_need(session, need, worker, NOTES["cancel"])
+            fulfilment.cancel_need(session, need, worker, NOTES["cancel"])
         elif action == "claim":
             assert claimer is not None, "a claimer is needed to go past published"
             claim = _claim(session, need, worker, verifier, claimer)
         elif action == "deliver":
             if claim is None:
                 _record_demo_hours(session, need)
-                claims.farm_work_done(session, need, worker, "农活已完成")
+                shift_services.farm_work_done(session, need, worker, "农活已完成")
             else:
                 claims.mark_delivered(session, claim, claimer or worker, "已送达社工站")
         elif action == "confirm":
             if claim is None:
-                claims.confirm_farm_work(session, need, worker)
+                shift_services.confirm_farm_work(session, need, worker)
             else:
                 claims.confirm_delivery(session, claim, worker)
         elif action == "close":
-            for visit in claims.follow_ups_of(session, need):
-                claims.record_follow_up(session, visit, worker, "回访：家庭表示帮助很及时。")
-            claims.close_need(session, need, worker)
+            for visit in fulfilment.follow_ups_of(session, need):
+                fulfilment.record_follow_up(session, visit, worker, "回访：家庭表示帮助很及时。")
+            fulfilment.close_need(session, need, worker)
         else:
             lifecycle.transition(session, need, action, worker, note=NOTES.get(action, ""))
     return need
@@ -408,7 +410,7 @@ def advance(
 def _record_demo_hours(session: Session, need: Need) -> None:
     """Demo data only: the volunteers of past shifts checked in and out on the day (the
     real check-in needs the code on the day itself)."""
-    from app.claims.models import Shift, ShiftSignup
+    from app.shifts.models import Shift, ShiftSignup
 
     signups = session.scalars(
         select(ShiftSignup)
@@ -428,22 +430,24 @@ def _claim(
     session: Session, need: Need, worker: User, verifier: User, claimer: User
 ) -> Claim | None:
     """Claim (or, for farm help, staff a shift) and get the claim ready for delivery."""
+    from app.claims import inspections
     from app.claims import services as claims
+    from app.shifts import services as shift_services
 
     if need.kind is NeedKind.FARM_HELP:
         start = need.window_start or local_today()
-        shift = claims.add_shift(
+        shift = shift_services.add_shift(
             session,
             need,
             worker,
-            claims.ShiftData(
+            shift_services.ShiftData(
                 day=start,
                 start_time=time(8),
                 end_time=time(12),
                 places=min(need.volunteers_needed or 1, 4),
             ),
         )
-        claims.sign_up(session, shift, claimer, [claimer.id])
+        shift_services.sign_up(session, shift, claimer, [claimer.id])
         return None
     if need.kind is NeedKind.REPAIR:
         claim = claims.claim_need(
@@ -455,7 +459,7 @@ def _claim(
         )
         claims.accept_claim(session, claim, worker)
         if claim.inspection_required:
-            claims.record_inspection(session, claim, verifier, True, "抽查合格")
+            inspections.record_inspection(session, claim, verifier, True, "抽查合格")
         return claim
     return claims.claim_need(session, need, claimer)
 
@@ -477,7 +481,7 @@ def _seed_points_shop_and_donations(
 ) -> None:
     """Rewards for the points shop, and donations in kind (most received) so that the
     leaderboards and impact reports have something to show."""
-    from app.claims import donations
+    from app.donations import services as donations
     from app.points.models import Reward
 
     for name_zh, name_en, price, stock in REWARDS:

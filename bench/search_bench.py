@@ -241,7 +241,7 @@ def _build(app: Any, n: int) -> dict[str, float]:
     """Fill the app's (migrated, empty) database with ``n`` needs and index them."""
     from app.accounts.models import Role, User
     from app.extensions import db
-    from app.indexing import reindex_database
+    from app.search_index import reindex_database
 
     session = db.session
     user = User(
@@ -349,7 +349,7 @@ def _ready(app: Any, n: int) -> bool:
     from sqlalchemy import text
 
     from app.extensions import db
-    from app.indexing import database_index
+    from app.search_index import database_index
     from search import Point, SearchQuery
 
     try:
@@ -540,7 +540,7 @@ def _elasticsearch_rows(app: Any, n: int, queries: list[Query]) -> list[dict[str
     from elasticsearch import Elasticsearch
 
     from app.extensions import db
-    from app.indexing.documents import public_documents
+    from app.search_index.documents import public_documents
     from search import Point, SearchQuery, Sort
     from search.elastic import ElasticsearchBackend
 

@@ -12,7 +12,7 @@
 Every backend segments Chinese with the one function ``search.text.segment`` (jieba),
 indexes only ``NeedDocument`` (a need's public fields), and passes the same contract
 tests (``tests/test_search_contract.py``). Keeping the index in step with the database
-(after commit, through an outbox) is the application's job: ``app.indexing``.
+(after commit, through an outbox) is the application's job: ``app.search_index``.
 """
 
 from search.geo import Point

@@ -7,12 +7,16 @@ from datetime import time, timedelta
 import pytest
 from sqlalchemy import select
 
+from app import errors as app_errors
 from app.accounts.models import MemberRole, OrganisationSkill, User
-from app.claims import services
-from app.claims.models import Claim, ClaimStatus, DeliveryMethod, ShiftSignup
+from app.claims import inspections, services
+from app.claims.models import Claim, ClaimStatus, DeliveryMethod
 from app.errors import Conflict, NotAllowed, ValidationFailed
 from app.models_base import local_today, utcnow
+from app.needs import fulfilment
 from app.needs.models import Light, Need, NeedState
+from app.shifts import services as shift_services
+from app.shifts.models import ShiftSignup
 from tests.factories import (
     FarmHelpFactory,
     OrganisationFactory,
@@ -45,7 +49,7 @@ def test_donor_claims_wish_with_handover(session):
 def test_second_claim_refused(session):
     need = need_in_state(NeedState.PUBLISHED)
     services.claim_need(session, need, UserFactory())
-    with pytest.raises(services.NotClaimable):
+    with pytest.raises(app_errors.NotClaimable):
         services.claim_need(session, need, UserFactory())
     assert len(session.scalars(select(Claim).where(Claim.need_id == need.id)).all()) == 1
 
@@ -78,12 +82,12 @@ def test_full_micro_wish_loop_with_follow_up(session):
         services.confirm_delivery(session, claim, donor)
     services.confirm_delivery(session, claim, worker, follow_up_days=7)
     assert need.state is NeedState.CONFIRMED and claim.status is ClaimStatus.CONFIRMED
-    [visit] = services.follow_ups_of(session, need)
+    [visit] = fulfilment.follow_ups_of(session, need)
     assert visit.due_on == local_today() + timedelta(days=7)
     with pytest.raises(Conflict):
-        services.close_need(session, need, worker)
-    services.record_follow_up(session, visit, worker, "老人已在使用，很满意")
-    services.close_need(session, need, worker)
+        fulfilment.close_need(session, need, worker)
+    fulfilment.record_follow_up(session, visit, worker, "老人已在使用，很满意")
+    fulfilment.close_need(session, need, worker)
     assert need.state is NeedState.CLOSED
 
 
@@ -115,7 +119,7 @@ def test_dispute_turns_red_and_goes_back_to_claimer(session):
     services.mark_delivered(session, claim, donor, "重新送达")
     services.confirm_delivery(session, claim, worker, follow_up_days=0)
     assert need.state is NeedState.CONFIRMED
-    assert services.follow_ups_of(session, need) == []
+    assert fulfilment.follow_ups_of(session, need) == []
 
 
 def test_repair_needs_verified_skills_and_plan(session):
@@ -163,8 +167,8 @@ def test_inspection_blocks_confirmation_until_passed(session, app):
         services.confirm_delivery(session, claim, worker)
     supervisor = UserFactory(verifier=True)
     with pytest.raises(ValidationFailed):
-        services.record_inspection(session, claim, supervisor, False, "")
-    services.record_inspection(session, claim, supervisor, True, "扶手牢固")
+        inspections.record_inspection(session, claim, supervisor, False, "")
+    inspections.record_inspection(session, claim, supervisor, True, "扶手牢固")
     services.confirm_delivery(session, claim, worker)
     assert need.state is NeedState.CONFIRMED
 
@@ -189,7 +193,7 @@ def test_pending_organisation_and_farm_help_cannot_claim(session):
     with pytest.raises(NotAllowed):
         services.claim_need(session, wish, member_of(OrganisationFactory()))
     farm = need_in_state(NeedState.PUBLISHED, FarmHelpFactory)
-    with pytest.raises(services.NotClaimable):
+    with pytest.raises(app_errors.NotClaimable):
         services.claim_need(session, farm, member_of(OrganisationFactory(verified=True, team=True)))
 
 
@@ -202,11 +206,11 @@ def _team(session, size: int):
 
 def _shift(session, need, places=10, day=None):
     worker = caseworker_of(session, need)
-    return services.add_shift(
+    return shift_services.add_shift(
         session,
         need,
         worker,
-        services.ShiftData(
+        shift_services.ShiftData(
             day=day or need.window_start, start_time=time(8), end_time=time(12), places=places
         ),
     )
@@ -222,26 +226,26 @@ def test_shift_sign_up_check_in_out_and_confirmed_hours(session):
     )
     shift = _shift(session, need, places=3, day=today)
     leader, members = _team(session, 3)
-    signups = services.sign_up(session, shift, leader, [m.id for m in members[:2]])
+    signups = shift_services.sign_up(session, shift, leader, [m.id for m in members[:2]])
     assert shift.places_taken == 2 and len(signups) == 2
     assert need.state is NeedState.CLAIMED
-    with pytest.raises(services.CapacityExceeded):
-        services.sign_up(session, shift, leader, [members[2].id, leader.id])
+    with pytest.raises(app_errors.CapacityExceeded):
+        shift_services.sign_up(session, shift, leader, [members[2].id, leader.id])
     assert shift.places_taken == 2
     with pytest.raises(Conflict):
-        services.sign_up(session, shift, leader, [members[0].id])
+        shift_services.sign_up(session, shift, leader, [members[0].id])
     member = members[0]
     with pytest.raises(ValidationFailed):
-        services.check_in(session, shift, member, "WRONG1")
-    services.check_in(session, shift, member, shift.checkin_code.lower())
-    signup = services.check_out(
+        shift_services.check_in(session, shift, member, "WRONG1")
+    shift_services.check_in(session, shift, member, shift.checkin_code.lower())
+    signup = shift_services.check_out(
         session, shift, member, shift.checkin_code, now=utcnow() + timedelta(hours=9)
     )
     assert signup.minutes_worked == 240  # capped at the shift's four hours
     assert signup.confirmed_at is None  # hours do not count yet
     worker = caseworker_of(session, need)
-    services.farm_work_done(session, need, worker)
-    services.confirm_farm_work(session, need, worker)
+    shift_services.farm_work_done(session, need, worker)
+    shift_services.confirm_farm_work(session, need, worker)
     session.refresh(signup)
     assert signup.confirmed_at is not None
     other = session.scalar(select(ShiftSignup).where(ShiftSignup.user_id == members[1].id))
@@ -253,10 +257,10 @@ def test_only_team_leader_signs_up_own_members(session):
     shift = _shift(session, need)
     leader, members = _team(session, 1)
     with pytest.raises(NotAllowed):
-        services.sign_up(session, shift, members[0], [members[0].id])
+        shift_services.sign_up(session, shift, members[0], [members[0].id])
     outsider = UserFactory(team=True)
     with pytest.raises(ValidationFailed):
-        services.sign_up(session, shift, leader, [outsider.id])
+        shift_services.sign_up(session, shift, leader, [outsider.id])
 
 
 def test_shift_places_cannot_exceed_volunteers_needed(session):
@@ -272,7 +276,7 @@ def test_cancel_need_ends_claim(session):
     need = need_in_state(NeedState.PUBLISHED)
     donor = UserFactory()
     claim = services.claim_need(session, need, donor)
-    services.cancel_need(session, need, caseworker_of(session, need), "家庭已搬走")
+    fulfilment.cancel_need(session, need, caseworker_of(session, need), "家庭已搬走")
     assert need.state is NeedState.CANCELLED and claim.status is ClaimStatus.RELEASED
 
 
@@ -280,8 +284,8 @@ def test_thank_you_is_checked_for_personal_details(session):
     need = need_in_state(NeedState.CONFIRMED)
     worker = caseworker_of(session, need)
     with pytest.raises(ValidationFailed):
-        services.set_thank_you(session, need, worker, f"{need.household.name}谢谢大家")
-    services.set_thank_you(session, need, worker, "谢谢好心人，电饭煲很好用！")
+        fulfilment.set_thank_you(session, need, worker, f"{need.household.name}谢谢大家")
+    fulfilment.set_thank_you(session, need, worker, "谢谢好心人，电饭煲很好用！")
     assert session.get(Need, need.id).thank_you.startswith("谢谢")
 
 
@@ -289,16 +293,18 @@ def test_a_member_cannot_be_on_two_shifts_the_same_day(session):
     need = need_in_state(NeedState.PUBLISHED, FarmHelpFactory, volunteers_needed=10)
     morning = _shift(session, need, places=3)
     worker = caseworker_of(session, need)
-    afternoon = services.add_shift(
+    afternoon = shift_services.add_shift(
         session,
         need,
         worker,
-        services.ShiftData(day=need.window_start, start_time=time(14), end_time=time(17), places=3),
+        shift_services.ShiftData(
+            day=need.window_start, start_time=time(14), end_time=time(17), places=3
+        ),
     )
     leader, members = _team(session, 1)
-    services.sign_up(session, morning, leader, [members[0].id])
+    shift_services.sign_up(session, morning, leader, [members[0].id])
     with pytest.raises(Conflict):
-        services.sign_up(session, afternoon, leader, [members[0].id])
+        shift_services.sign_up(session, afternoon, leader, [members[0].id])
     assert afternoon.places_taken == 0
 
 
@@ -313,9 +319,9 @@ def test_cancelling_the_last_sign_up_puts_farm_help_back_on_offer(session):
     need = need_in_state(NeedState.PUBLISHED, FarmHelpFactory)
     shift = _shift(session, need)
     leader, members = _team(session, 1)
-    [signup] = services.sign_up(session, shift, leader, [members[0].id])
+    [signup] = shift_services.sign_up(session, shift, leader, [members[0].id])
     assert need.state is NeedState.CLAIMED
-    services.cancel_signup(session, signup, members[0])
+    shift_services.cancel_signup(session, signup, members[0])
     session.refresh(need)
     assert need.state is NeedState.PUBLISHED and need.claimant_id is None
     assert need.events[-1].action == "release"

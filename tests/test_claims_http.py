@@ -12,9 +12,12 @@ from sqlalchemy import func, select
 from app.accounts.models import MemberRole, User
 from app.accounts.services import create_api_key, issue_token
 from app.claims import services
-from app.claims.models import Claim, ClaimStatus, Donation, DonationStatus, Shift
+from app.claims.models import Claim, ClaimStatus
+from app.donations.models import Donation, DonationStatus
 from app.models_base import local_today
 from app.needs.models import Need, NeedState
+from app.shifts import services as shift_services
+from app.shifts.models import Shift
 from app.uploads.models import Attachment
 from tests.factories import (
     FarmHelpFactory,
@@ -233,11 +236,11 @@ def test_api_signups_and_check_in(client, session, no_mail):
     worker = session.get(User, need.created_by_id)
     from datetime import time
 
-    shift = services.add_shift(
+    shift = shift_services.add_shift(
         session,
         need,
         worker,
-        services.ShiftData(day=today, start_time=time(8), end_time=time(12), places=2),
+        shift_services.ShiftData(day=today, start_time=time(8), end_time=time(12), places=2),
     )
     org = OrganisationFactory(verified=True, team=True)
     leader = member_of(org)
@@ -337,7 +340,7 @@ def test_donation_csv_all_or_nothing(client, auth, session, no_mail):
 
 
 def test_caseworker_receives_and_allocates_pool_donation(client, auth, session, no_mail):
-    from app.claims import donations
+    from app.donations import services as donations
 
     company = member_of(OrganisationFactory(verified=True))
     logged = donations.log_donation(

@@ -23,8 +23,6 @@ from app.accounts.models import (
     Role,
     User,
 )
-from app.claims import services as claims
-from app.claims.models import Shift, ShiftSignup, SignupStatus
 from app.extensions import make_engine
 from app.matching import services
 from app.models_base import local_today, utcnow
@@ -37,6 +35,8 @@ from app.needs.models import (
     PersonGroup,
     Urgency,
 )
+from app.shifts import services as shift_services
+from app.shifts.models import Shift, ShiftSignup, SignupStatus
 from tests.conftest import fresh_database
 from tests.factories import (
     SHUNDE,
@@ -71,11 +71,11 @@ def _farm_need(session, **kwargs):
 
 def _shift(session, need, places, day=None, start=8):
     worker = session.get(User, need.created_by_id)
-    return claims.add_shift(
+    return shift_services.add_shift(
         session,
         need,
         worker,
-        claims.ShiftData(
+        shift_services.ShiftData(
             day=day or need.window_start,
             start_time=time(start),
             end_time=time(start + 4),
@@ -308,7 +308,7 @@ def test_accepting_checks_again_and_never_overbooks(client, auth, session, no_ma
     auth.login(_caseworker(session, need))
     assert f'value="{org.id}:{shift.id}:' in client.get("/work/plan").get_data(as_text=True)
     # Meanwhile another team's leader books 3 of the 4 places themselves.
-    claims.sign_up(
+    shift_services.sign_up(
         session,
         session.get(Shift, shift.id),
         session.get(User, rival_leader.id),

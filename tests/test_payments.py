@@ -170,7 +170,7 @@ def test_refund_retried_after_stripe_failure(client, session, stripe_enabled, no
     a = pay(session, stripe_enabled, need, UserFactory(), 100)
     deliver_webhook(client, stripe_enabled, stripe_enabled.event(a.checkout_session_id))
     stripe_enabled.fail_refunds = True
-    from app.claims.services import cancel_need
+    from app.needs.fulfilment import cancel_need
 
     need = session.get(Need, need.id)
     cancel_need(session, need, session.get(User, need.created_by_id), "家庭已搬走")
@@ -191,7 +191,7 @@ def test_cancelled_funded_need_refunds_everyone_once(client, session, stripe_ena
     gifts = [pay(session, stripe_enabled, need, UserFactory(), amount) for amount in (200, 100)]
     for gift in gifts:
         deliver_webhook(client, stripe_enabled, stripe_enabled.event(gift.checkout_session_id))
-    from app.claims.services import cancel_need
+    from app.needs.fulfilment import cancel_need
 
     need = session.get(Need, need.id)
     cancel_need(session, need, session.get(User, need.created_by_id), "政府专项资金已覆盖")
@@ -201,7 +201,8 @@ def test_cancelled_funded_need_refunds_everyone_once(client, session, stripe_ena
 
 
 def test_in_kind_claim_blocked_once_cash_started(client, session, stripe_enabled, no_mail):
-    from app.claims.services import NotClaimable, claim_need
+    from app.claims.services import claim_need
+    from app.errors import NotClaimable
 
     need = wish(300)
     a = pay(session, stripe_enabled, need, UserFactory(), 100)

@@ -8,14 +8,16 @@ import pytest
 from sqlalchemy import func, select
 
 from app.accounts.models import MemberRole, User
-from app.claims import donations
 from app.claims import services as claims
+from app.donations import services as donations
 from app.errors import Conflict, InvalidTransition
 from app.models_base import local_today, utcnow
+from app.needs import fulfilment
 from app.needs.models import NeedEvent, NeedState, Urgency
 from app.points import boards
 from app.points import services as points
 from app.points.models import EntryKind, PointsEntry, Reward
+from app.shifts import services as shift_services
 from tests.factories import (
     FarmHelpFactory,
     OrganisationFactory,
@@ -81,7 +83,7 @@ def test_withdrawn_confirmation_reverses_exactly(session, no_mail):
     owner = Owner(user_id=donor.id)
     earned = points.balance(session, owner)
     assert earned > 0
-    claims.withdraw_confirmation(session, need, worker, "确认错了，老人还没收到")
+    fulfilment.withdraw_confirmation(session, need, worker, "确认错了，老人还没收到")
     assert points.balance(session, owner) == 0
     assert need.state is NeedState.DELIVERED
     # Reversing again does nothing; confirming again awards again, once.
@@ -89,7 +91,7 @@ def test_withdrawn_confirmation_reverses_exactly(session, no_mail):
     claim = session.scalar(select(claims.Claim).where(claims.Claim.need_id == need.id))
     claims.confirm_delivery(session, claim, worker, follow_up_days=0)
     assert points.balance(session, owner) == earned
-    claims.withdraw_confirmation(session, need, worker, "再次撤回")
+    fulfilment.withdraw_confirmation(session, need, worker, "再次撤回")
     assert points.balance(session, owner) == 0
     reversals = session.scalar(
         select(func.count(PointsEntry.id)).where(PointsEntry.reverses_id.is_not(None))
@@ -101,20 +103,22 @@ def test_team_hours_credit_member_and_team(session, no_mail):
     today = local_today()
     need = need_in_state(NeedState.PUBLISHED, FarmHelpFactory, window_start=today, window_end=today)
     worker = session.get(User, need.created_by_id)
-    shift = claims.add_shift(
+    shift = shift_services.add_shift(
         session,
         need,
         worker,
-        claims.ShiftData(day=today, start_time=time(8), end_time=time(11), places=3),
+        shift_services.ShiftData(day=today, start_time=time(8), end_time=time(11), places=3),
     )
     org = OrganisationFactory(verified=True, team=True)
     leader = member_of(org)
     member = member_of(org, MemberRole.MEMBER)
-    claims.sign_up(session, shift, leader, [member.id, leader.id])
-    claims.check_in(session, shift, member, shift.checkin_code)
-    claims.check_out(session, shift, member, shift.checkin_code, now=utcnow() + timedelta(hours=2))
-    claims.farm_work_done(session, need, worker)
-    claims.confirm_farm_work(session, need, worker, follow_up_days=0)
+    shift_services.sign_up(session, shift, leader, [member.id, leader.id])
+    shift_services.check_in(session, shift, member, shift.checkin_code)
+    shift_services.check_out(
+        session, shift, member, shift.checkin_code, now=utcnow() + timedelta(hours=2)
+    )
+    shift_services.farm_work_done(session, need, worker)
+    shift_services.confirm_farm_work(session, need, worker, follow_up_days=0)
     assert points.balance(session, Owner(user_id=member.id)) == 20  # two hours at 10
     assert points.balance(session, Owner(org_id=org.id)) == 20
     assert points.balance(session, Owner(user_id=leader.id)) == 0  # never checked in

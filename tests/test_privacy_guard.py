@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.claims import services as claim_services
-from app.claims.models import Donation
+from app.donations.models import Donation
 from app.errors import ValidationFailed
 from app.models_base import local_today
+from app.needs import fulfilment
 from app.needs.models import Need, NeedState
 from tests.factories import (
     HouseholdFactory,
@@ -69,10 +69,10 @@ def test_edit_and_thank_you_go_through_the_same_guard(session, household):
     need = need_in_state(NeedState.CONFIRMED, household=household)
     worker = session.get(type(need.created_by), need.created_by_id)
     with pytest.raises(ValidationFailed) as refused:
-        claim_services.set_thank_you(session, need, worker, "谢谢！有空来石牌村东约12号坐坐")
+        fulfilment.set_thank_you(session, need, worker, "谢谢！有空来石牌村东约12号坐坐")
     assert "thank_you" in refused.value.errors
     with pytest.raises(ValidationFailed):
-        claim_services.set_thank_you(session, need, worker, "谢谢，电话 020-8765 4321")
+        fulfilment.set_thank_you(session, need, worker, "谢谢，电话 020-8765 4321")
 
 
 def test_donation_csv_and_api_refuse_private_text(client, auth, session, no_mail):

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app import migrate
 from app.accounts.models import MemberRole, Membership, Organisation, OrgKind, OrgStatus, Role, User
 from app.claims import services
-from app.claims.models import Claim, Shift, ShiftSignup, SignupStatus
+from app.claims.models import Claim
 from app.errors import DomainError
 from app.extensions import make_engine
 from app.models_base import local_today, utcnow
@@ -37,6 +37,8 @@ from app.needs.models import (
     PersonGroup,
     Urgency,
 )
+from app.shifts import services as shift_services
+from app.shifts.models import Shift, ShiftSignup, SignupStatus
 from tests.conftest import fresh_database
 
 N = 50
@@ -195,7 +197,7 @@ def test_fifty_teams_race_for_ten_places(app: Flask, race_engine: Engine) -> Non
         ids = [leader_id] if i % 2 else [leader_id, mate_id]
         with app.app_context(), Session(race_engine) as session:
             try:
-                services.sign_up(
+                shift_services.sign_up(
                     session, session.get(Shift, shift_id), session.get(User, leader_id), ids
                 )
                 session.commit()

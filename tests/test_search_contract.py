@@ -22,7 +22,7 @@ import pytest
 from geopy.distance import geodesic
 from sqlalchemy import select
 
-from app import indexing
+from app import search_index
 from app.accounts.models import User
 from app.needs import lifecycle
 from app.needs.models import PUBLIC_STATES, CareCategory, Need, NeedState, Urgency
@@ -69,8 +69,8 @@ class Engine:
     @property
     def backend(self) -> SearchBackend:
         if self.name == "database":
-            return indexing.database_index(self.session)
-        elastic = indexing.engines().elastic
+            return search_index.database_index(self.session)
+        elastic = search_index.engines().elastic
         assert elastic is not None
         return elastic
 
@@ -78,9 +78,9 @@ class Engine:
         """Make everything done so far searchable."""
         self.session.commit()  # Elasticsearch hears of changes after commit
         if self.name == "elasticsearch":
-            assert indexing.deliver_outbox(force=True) >= 0
-            assert indexing.pending_updates(self.session) == 0
-            indexing.engines().elastic.refresh_now()  # type: ignore[union-attr]
+            assert search_index.deliver_outbox(force=True) >= 0
+            assert search_index.pending_updates(self.session) == 0
+            search_index.engines().elastic.refresh_now()  # type: ignore[union-attr]
 
     def search(self, **kwargs: Any) -> SearchResults:
         self.sync()
@@ -92,9 +92,9 @@ class Engine:
     def reindex(self) -> None:
         self.session.commit()
         if self.name == "database":
-            indexing.reindex_database(self.session)
+            search_index.reindex_database(self.session)
         else:
-            indexing.reindex_elasticsearch(self.session)
+            search_index.reindex_elasticsearch(self.session)
         self.sync()
 
 
@@ -104,7 +104,7 @@ def engine(request, app, session, monkeypatch) -> Iterator[Engine]:
         monkeypatch.setitem(app.config, "SEARCH_BACKEND", "elasticsearch")
         monkeypatch.setitem(app.config, "ELASTICSEARCH_URL", ELASTICSEARCH_URL)
         monkeypatch.setitem(app.config, "ELASTICSEARCH_INDEX", f"test-needs-{uuid.uuid4().hex}")
-        elastic = indexing.engines().elastic
+        elastic = search_index.engines().elastic
         assert elastic is not None
         elastic.rebuild([])  # an empty index behind a fresh alias
         yield Engine("elasticsearch", session)
@@ -283,7 +283,7 @@ def test_reindex_brings_the_index_to_exactly_the_public_needs(engine, session):
     drafts = [need_in_state(NeedState.SUBMITTED), need_in_state(NeedState.REJECTED)]
     engine.sync()
     # The index drifts: a public need goes missing, a draft gets in.
-    from app.indexing.documents import document_from
+    from app.search_index.documents import document_from
 
     engine.backend.remove([keep[0].id])
     engine.backend.upsert([document_from(drafts[0])])

@@ -25,7 +25,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 from werkzeug import Request, Response
 
-from app import indexing
+from app import search_index
 from app.accounts.models import User
 from app.needs import lifecycle
 from app.needs.models import PUBLIC_STATES, Need, NeedState
@@ -462,7 +462,7 @@ def test_updates_made_while_the_cluster_is_down_arrive_when_it_returns(
     draft = MicroWishFactory()
     session.commit()  # after commit, the outbox is delivered
     assert held(cluster) == public_in_database(session)
-    assert indexing.pending_updates(session) == 0
+    assert search_index.pending_updates(session) == 0
 
     # The cluster fails (503): changes still commit, and wait in the outbox.
     cluster.outage = 503
@@ -471,12 +471,12 @@ def test_updates_made_while_the_cluster_is_down_arrive_when_it_returns(
     worker = session.get(User, open_needs[1].created_by_id)
     lifecycle.transition(session, open_needs[1], "cancel", worker, note="已解决")
     session.commit()
-    assert indexing.pending_updates(session) == 2
+    assert search_index.pending_updates(session) == 2
     assert held(cluster)[open_needs[0].id] == "published"  # stale, for now
     assert "Elasticsearch is unavailable" in caplog.text
 
     # Searches go to the database index meanwhile, and say so.
-    page = indexing.search_needs(session, SearchQuery(text="电饭煲"))
+    page = search_index.search_needs(session, SearchQuery(text="电饭煲"))
     assert page.fallback and page.engine in ("sqlite", "postgresql")
     assert [n.id for n in page.items] == [open_needs[2].id]
 
@@ -496,7 +496,7 @@ def test_updates_made_while_the_cluster_is_down_arrive_when_it_returns(
         session, farm, "cancel", session.get(User, farm.created_by_id), note="天气原因取消"
     )
     session.commit()
-    assert indexing.pending_updates(session) == 4
+    assert search_index.pending_updates(session) == 4
 
     # It returns: the next delivery (here the sweep's) brings it to exactly the database.
     cluster.start()
@@ -504,7 +504,7 @@ def test_updates_made_while_the_cluster_is_down_arrive_when_it_returns(
 
     sweep(session)
     session.commit()
-    assert indexing.pending_updates(session) == 0
+    assert search_index.pending_updates(session) == 0
     assert held(cluster) == public_in_database(session)
     assert held(cluster)[open_needs[0].id] == "claimed" and draft.id in held(cluster)
     assert open_needs[1].id not in held(cluster) and farm.id not in held(cluster)
@@ -528,7 +528,7 @@ def test_reindex_after_an_outage_gives_exactly_the_public_needs(es_app, session,
     assert result.exit_code == 0, result.output
     assert "Elasticsearch index (alias swapped)" in result.output
     assert held(cluster) == public_in_database(session)
-    assert indexing.pending_updates(session) == 0
+    assert search_index.pending_updates(session) == 0
     assert len(cluster.aliases[ALIAS]) == 1 and len(cluster.indices) == 1
 
 
@@ -537,9 +537,9 @@ def test_while_the_cluster_is_down_searches_do_not_wait_for_it(es_app, session, 
     need = need_in_state(NeedState.PUBLISHED, MicroWishFactory, item="电饭煲")
     session.commit()
     cluster.outage = 503
-    first = indexing.search_needs(session, SearchQuery(text="电饭煲"))
+    first = search_index.search_needs(session, SearchQuery(text="电饭煲"))
     tried = len(cluster.sent)
-    second = indexing.search_needs(session, SearchQuery(text="电饭煲"))
+    second = search_index.search_needs(session, SearchQuery(text="电饭煲"))
     assert len(cluster.sent) == tried  # not asked again within the retry window
     assert [n.id for n in first.items] == [n.id for n in second.items] == [need.id]
     assert first.fallback and second.fallback

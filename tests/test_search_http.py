@@ -210,7 +210,7 @@ def test_needs_page_ignores_what_it_cannot_use(client, session):
 
 
 def test_needs_page_works_without_the_map(client, session, monkeypatch):
-    from app.needs import views
+    from app.browse import views
 
     need_in_state(NeedState.PUBLISHED)
     monkeypatch.setattr(views, "_leaflet_installed", lambda _folder: False)
@@ -221,7 +221,7 @@ def test_needs_page_works_without_the_map(client, session, monkeypatch):
 
 
 def test_needs_page_offers_the_map_when_leaflet_is_installed(client, session, monkeypatch):
-    from app.needs import views
+    from app.browse import views
 
     need_in_state(NeedState.PUBLISHED)
     monkeypatch.setattr(views, "_leaflet_installed", lambda _folder: True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from flask_login import UserMixin
+from flask_login import AnonymousUserMixin, UserMixin
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -72,6 +72,28 @@ class User(UserMixin, Base):
     def works_in(self, district_code: str) -> bool:
         """True when a caseworker/verifier's area covers the district."""
         return self.area_code is not None and gazetteer.covers(self.area_code, district_code)
+
+    def is_caseworker_for(self, district_code: str) -> bool:
+        """A caseworker whose area covers the district: the one "caseworker of this area"
+        rule (pages, services, the API and the transition tables all ask this)."""
+        return (
+            self.is_authenticated
+            and self.has_role(Role.CASEWORKER)
+            and self.works_in(district_code)
+        )
+
+    def is_staff_for(self, district_code: str) -> bool:
+        """A caseworker or verifier of the area: who may see the household behind a need."""
+        return (
+            self.is_authenticated
+            and self.has_role(Role.CASEWORKER, Role.VERIFIER)
+            and self.works_in(district_code)
+        )
+
+    def is_verifier_for(self, district_code: str) -> bool:
+        return (
+            self.is_authenticated and self.has_role(Role.VERIFIER) and self.works_in(district_code)
+        )
 
     @property
     def organisation(self) -> Organisation | None:
@@ -184,3 +206,31 @@ class OrganisationSkill(Base):
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     organisation: Mapped[Organisation] = relationship(back_populates="skills")
+
+
+class Visitor(AnonymousUserMixin):
+    """Someone not signed in: answers the same questions as a ``User`` (always "no"), so
+    pages and predicates ask ``user.is_caseworker_for(...)`` without checking first."""
+
+    role = None
+    area_code = None
+    organisation = None
+    memberships: list[Membership] = []
+
+    def has_role(self, *roles: Role) -> bool:
+        return False
+
+    def works_in(self, district_code: str) -> bool:
+        return False
+
+    def is_caseworker_for(self, district_code: str) -> bool:
+        return False
+
+    def is_staff_for(self, district_code: str) -> bool:
+        return False
+
+    def is_verifier_for(self, district_code: str) -> bool:
+        return False
+
+    def is_org_admin(self, organisation: Organisation) -> bool:
+        return False

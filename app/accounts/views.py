@@ -187,7 +187,7 @@ def revoke_key(key_id: int) -> Response:
 @role_required(Role.ADMIN)
 def organisations() -> str:
     return render_template(
-        "admin/organisations.html",
+        "accounts/admin/organisations.html",
         organisations=services.organisations_for_review(db.session),
         form=DecisionForm(),
     )
@@ -248,4 +248,4 @@ def staff() -> str | Response:
     people = db.session.scalars(
         select(User).where(User.role.in_(services.STAFF_ROLES)).order_by(User.role, User.email)
     ).all()
-    return render_template("admin/staff.html", form=form, people=people), status  # type: ignore[return-value]
+    return render_template("accounts/admin/staff.html", form=form, people=people), status  # type: ignore[return-value]

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_babel import gettext as _
 
-from app import indexing
+from app import search_index
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.api.openapi import SECURED, build_openapi, load, operation
@@ -63,15 +63,17 @@ from app.api.schemas import (
     TokenSchema,
     point_and_order_parameter,
 )
-from app.claims import donations as donation_services
 from app.claims import services as claim_services
-from app.claims.models import Claim, DeliveryMethod, Shift
+from app.claims.models import Claim, DeliveryMethod
+from app.donations import services as donation_services
 from app.errors import NotFound, ValidationFailed, get_or_404
 from app.extensions import db, limiter
 from app.needs import services as needs
 from app.points import boards
 from app.points import services as points_services
 from app.points.models import Reward
+from app.shifts import services as shift_services
+from app.shifts.models import Shift
 from search import Point, QueryError, SearchQuery, Sort
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -142,7 +144,7 @@ def list_needs() -> Response:
     except QueryError as exc:  # the schema checks the same rules; this is a backstop
         errors = {exc.field: [exc.message]}
         raise ValidationFailed(_("Some fields are not valid."), errors) from None
-    page = indexing.search_needs(db.session, query)
+    page = search_index.search_needs(db.session, query)
     return jsonify(NeedPageSchema().dump(page))
 
 
@@ -303,7 +305,7 @@ def dispute_claim(claim_id: int, body: dict[str, Any]) -> Response:
 )
 def create_signups(shift_id: int, body: dict[str, Any]) -> tuple[Response, int]:
     shift = get_or_404(db.session, Shift, shift_id)
-    signups = claim_services.sign_up(db.session, shift, g.api_user, body["member_ids"])
+    signups = shift_services.sign_up(db.session, shift, g.api_user, body["member_ids"])
     return jsonify(SignupListSchema().dump({"items": signups})), 201
 
 
@@ -318,7 +320,7 @@ def create_signups(shift_id: int, body: dict[str, Any]) -> tuple[Response, int]:
 def shift_checkin(shift_id: int, body: dict[str, Any]) -> Response:
     shift = get_or_404(db.session, Shift, shift_id)
     return jsonify(
-        SignupSchema().dump(claim_services.check_in(db.session, shift, g.api_user, body["code"]))
+        SignupSchema().dump(shift_services.check_in(db.session, shift, g.api_user, body["code"]))
     )
 
 
@@ -333,7 +335,7 @@ def shift_checkin(shift_id: int, body: dict[str, Any]) -> Response:
 def shift_checkout(shift_id: int, body: dict[str, Any]) -> Response:
     shift = get_or_404(db.session, Shift, shift_id)
     return jsonify(
-        SignupSchema().dump(claim_services.check_out(db.session, shift, g.api_user, body["code"]))
+        SignupSchema().dump(shift_services.check_out(db.session, shift, g.api_user, body["code"]))
     )
 
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, MultipleFileField
+from flask_wtf.file import MultipleFileField
 from wtforms import (
-    DateField,
     IntegerField,
     SelectField,
-    StringField,
     TextAreaField,
-    TimeField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import Length, NumberRange, Optional
 
 from app.claims.models import DeliveryMethod
 from app.labels import choices
@@ -35,28 +32,3 @@ class ClaimForm(FlaskForm):
 class DeliverForm(FlaskForm):
     note = TextAreaField(_l("What was delivered"), validators=[Optional(), Length(max=1000)])
     photos = MultipleFileField(_l("Photos (JPEG, PNG or WebP)"))
-
-
-class ShiftForm(FlaskForm):
-    day = DateField(_l("Day"), validators=[DataRequired()])
-    start_time = TimeField(_l("Start"), validators=[DataRequired()])
-    end_time = TimeField(_l("End"), validators=[DataRequired()])
-    places = IntegerField(_l("Places"), validators=[DataRequired(), NumberRange(min=1, max=500)])
-    meeting_point = StringField(_l("Meeting point"), validators=[Optional(), Length(max=200)])
-
-
-class DonationForm(FlaskForm):
-    item = StringField(_l("Item"), validators=[DataRequired(), Length(max=120)])
-    quantity = IntegerField(_l("Quantity"), validators=[DataRequired(), NumberRange(min=1)])
-    value_yuan = IntegerField(_l("Value (yuan)"), validators=[DataRequired(), NumberRange(min=0)])
-    need_id = IntegerField(
-        _l("Need number (leave empty for the pool)"),
-        validators=[Optional(), NumberRange(min=1, max=2**31 - 1)],
-    )
-    district_code = SelectField(_l("Pool district"), validators=[Optional()])
-    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
-    receipt = FileField(_l("Receipt photo"))
-
-
-class CsvForm(FlaskForm):
-    file = FileField(_l("CSV file"), validators=[DataRequired()])

@@ -1,82 +1,44 @@
-"""Claims and fulfilment: the closed loop need -> claim -> delivery -> confirmation -> follow-up.
+"""The claim lifecycle: claim -> (accept) -> deliver -> confirm, or dispute, withdraw,
+release. Farm help is not claimed (see ``app.shifts``); follow-ups, thank-yous, closing
+and cancelling belong to the need (``app.needs.fulfilment``).
 
 Every state change of the need goes through ``lifecycle.transition`` (a compare-and-set);
-these functions add the claim's own bookkeeping, notifications and the traffic light.
+these functions add the claim's own bookkeeping.
 """
 
 from __future__ import annotations
 
 import random
-import secrets
-import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
-from app import privacy
-from app.accounts.models import MemberRole, Membership, Organisation, OrgKind, Role, User
-from app.claims.models import (
-    LIVE_CLAIM_STATUSES,
-    Claim,
-    ClaimStatus,
-    DeliveryMethod,
-    FollowUp,
-    Shift,
-    ShiftSignup,
-    SignupStatus,
+from app import events
+from app.accounts.models import Role, User
+from app.claims.models import LIVE_CLAIM_STATUSES, Claim, ClaimStatus, DeliveryMethod
+from app.errors import (
+    Conflict,
+    DomainError,
+    InvalidTransition,
+    NotAllowed,
+    NotClaimable,
+    ValidationFailed,
 )
-from app.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from app.labels import label
-from app.models_base import local_today, utcnow
-from app.needs import lifecycle
+from app.models_base import readable_code, utcnow
+from app.needs import fulfilment, lifecycle
 from app.needs.models import Need, NeedKind, NeedState
 from app.notifications import services as notifications
 from app.points import services as points
 from app.supervision.lights import refresh_light
 
 _RNG = random.SystemRandom()
-# Codes people read aloud or type: no 0/O, 1/I/L.
-_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-
-
-class NotClaimable(Conflict):
-    """The need cannot be claimed now (taken, not published, or the wrong kind)."""
-
-
-class CapacityExceeded(Conflict):
-    """A shift has fewer places left than asked for."""
-
-
-def _code(length: int) -> str:
-    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(length))
-
-
-def _caseworker_of(need: Need, user: User) -> bool:
-    return (
-        user.is_authenticated
-        and user.has_role(Role.CASEWORKER)
-        and user.works_in(need.district_code)
-    )
-
-
-def _touch(session: Session, need: Need) -> None:
-    """Activity on a need without a state change (a sign-up, an acceptance) still counts
-    for the traffic light's idle rules."""
-    session.execute(
-        update(Need)
-        .where(Need.id == need.id)
-        .values(updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(need)
-    refresh_light(session, need)
 
 
 def live_claim(session: Session, need: Need) -> Claim | None:
@@ -140,6 +102,24 @@ def _draw_inspection(session: Session) -> bool:
     return _RNG.random() < share
 
 
+def claim_refusal(session: Session, need: Need, actor: User) -> DomainError | None:
+    """Why ``actor`` cannot claim ``need`` with the claim form now, or None: the one "can
+    claim" rule. ``Need.can_claim`` says who may take what; this adds the moment (farm help
+    goes through shifts, a need funded in cash is no longer taken in kind). The service
+    raises it, the need page shows the claim form only when it is None, the API answers
+    with it."""
+    if need.kind is NeedKind.FARM_HELP:
+        return NotClaimable(_l("Farm help is not claimed: sign your team up for a shift."))
+    if need.state is not NeedState.PUBLISHED:
+        return NotClaimable(_l("This need is no longer open to claims."))
+    for _receiver, reason in events.claim_requested.send(None, session=session, need=need):
+        if reason:
+            return NotClaimable(reason)
+    if not need.can_claim(actor):
+        return NotAllowed(_not_allowed_reason(need, actor))
+    return None
+
+
 def claim_need(
     session: Session,
     need: Need,
@@ -149,23 +129,14 @@ def claim_need(
     plan_cost_yuan: int | None = None,
 ) -> Claim:
     """Claim a micro-wish or a repair. Exactly one claim wins however many race for it."""
-    if need.kind is NeedKind.FARM_HELP:
-        raise NotClaimable(_l("Farm help is not claimed: sign your team up for a shift."))
-    if method is DeliveryMethod.CASH:
+    refusal = claim_refusal(session, need, actor)
+    if method is DeliveryMethod.CASH and need.kind is not NeedKind.FARM_HELP:
         raise ValidationFailed(
             _l("Please correct the marked fields."),
             {"method": [str(_l("Give money with the cash form instead."))]},
         )
-    if need.state is not NeedState.PUBLISHED:
-        raise NotClaimable(_l("This need is no longer open to claims."))
-    from app.payments.services import funded_minor
-
-    if funded_minor(session, need) > 0:
-        raise NotClaimable(
-            _l("Donors are funding this need in cash; it cannot be claimed in kind any more.")
-        )
-    if not need.can_claim(actor):
-        raise NotAllowed(_not_allowed_reason(need, actor))
+    if refusal is not None:
+        raise refusal
     organisation = actor.organisation if actor.has_role(Role.COMPANY, Role.TEAM) else None
     errors: dict[str, list[str]] = {}
     if need.kind is NeedKind.REPAIR:
@@ -204,7 +175,7 @@ def claim_need(
                 status=ClaimStatus.PENDING
                 if method is DeliveryMethod.IN_PERSON
                 else ClaimStatus.ACTIVE,
-                handover_code=_code(8),
+                handover_code=readable_code(8),
                 due_at=now + timedelta(days=_claim_days(need)),
                 plan=plan.strip(),
                 plan_cost_yuan=plan_cost_yuan,
@@ -239,7 +210,7 @@ def open_cash_claim(session: Session, need: Need, last_funder: User) -> Claim:
         claimant_id=last_funder.id,
         method=DeliveryMethod.CASH,
         status=ClaimStatus.ACTIVE,
-        handover_code=_code(8),
+        handover_code=readable_code(8),
         due_at=utcnow() + timedelta(days=_claim_days(need)),
         accepted_at=utcnow(),
     )
@@ -267,7 +238,7 @@ def is_own_claim(claim: Claim, actor: User) -> bool:
     return org is not None and claim.organisation_id == org.id and actor.is_org_admin(org)
 
 
-def _require_live(claim: Claim, *statuses: ClaimStatus) -> None:
+def require_live(claim: Claim, *statuses: ClaimStatus) -> None:
     if claim.status not in statuses:
         raise Conflict(
             _l(
@@ -279,18 +250,18 @@ def _require_live(claim: Claim, *statuses: ClaimStatus) -> None:
 
 def accept_claim(session: Session, claim: Claim, actor: User) -> None:
     """The caseworker accepts an in-person claim; only now may the claimer see the address."""
-    if not _caseworker_of(claim.need, actor):
+    if not actor.is_caseworker_for(claim.need.district_code):
         raise NotAllowed(_l("Only a caseworker of this area can accept a claim."))
-    _require_live(claim, ClaimStatus.PENDING)
+    require_live(claim, ClaimStatus.PENDING)
     claim.status = ClaimStatus.ACTIVE
     claim.accepted_at = utcnow()
     claim.accepted_by_id = actor.id
     session.flush()
-    _touch(session, claim.need)
+    lifecycle.touch(session, claim.need)
     notifications.notify(session, claim.claimant, "claim_accepted", claim.need)
 
 
-def _end_claim(session: Session, claim: Claim, status: ClaimStatus, reason: str) -> None:
+def end_claim(session: Session, claim: Claim, status: ClaimStatus, reason: str) -> None:
     claim.status = status
     claim.ended_at = utcnow()
     claim.end_reason = reason[:500]
@@ -302,7 +273,7 @@ def withdraw_claim(session: Session, claim: Claim, actor: User, reason: str) -> 
     if not is_own_claim(claim, actor):
         raise NotAllowed(_l("Only the claimer can withdraw a claim."))
     _refuse_cash(claim)
-    _require_live(claim, ClaimStatus.PENDING, ClaimStatus.ACTIVE, ClaimStatus.DISPUTED)
+    require_live(claim, ClaimStatus.PENDING, ClaimStatus.ACTIVE, ClaimStatus.DISPUTED)
     lifecycle.transition(
         session,
         claim.need,
@@ -312,7 +283,7 @@ def withdraw_claim(session: Session, claim: Claim, actor: User, reason: str) -> 
         claimant_id=None,
         claimant_org_id=None,
     )
-    _end_claim(session, claim, ClaimStatus.WITHDRAWN, reason)
+    end_claim(session, claim, ClaimStatus.WITHDRAWN, reason)
     notifications.notify(session, claim.need.created_by, "withdrawn", claim.need)
 
 
@@ -335,14 +306,14 @@ def _refuse_cash(claim: Claim) -> None:
 
 def release_claim(session: Session, claim: Claim, actor: User, reason: str) -> None:
     """The caseworker takes a claim back (no show, wrong item...), with a reason."""
-    if not _caseworker_of(claim.need, actor):
+    if not actor.is_caseworker_for(claim.need.district_code):
         raise NotAllowed(_l("Only a caseworker of this area can release a claim."))
     _refuse_cash(claim)
-    _require_live(claim, ClaimStatus.PENDING, ClaimStatus.ACTIVE, ClaimStatus.DISPUTED)
+    require_live(claim, ClaimStatus.PENDING, ClaimStatus.ACTIVE, ClaimStatus.DISPUTED)
     lifecycle.transition(
         session, claim.need, "release", actor, note=reason, claimant_id=None, claimant_org_id=None
     )
-    _end_claim(session, claim, ClaimStatus.RELEASED, reason)
+    end_claim(session, claim, ClaimStatus.RELEASED, reason)
     notifications.notify(session, claim.claimant, "released", claim.need, reason=reason)
 
 
@@ -357,12 +328,15 @@ def mark_delivered(
     from app.uploads import services as uploads
 
     cash = claim.method is DeliveryMethod.CASH  # the caseworker bought and delivered it
-    allowed = _caseworker_of(claim.need, actor) if cash else is_own_claim(claim, actor)
+    if cash:
+        allowed = actor.is_caseworker_for(claim.need.district_code)
+    else:
+        allowed = is_own_claim(claim, actor)
     if not allowed:
         raise NotAllowed(_l("Only the claimer can mark a claim delivered."))
     if claim.status is ClaimStatus.PENDING:
         raise Conflict(_l("The caseworker has not accepted this claim yet."))
-    _require_live(claim, ClaimStatus.ACTIVE, ClaimStatus.DISPUTED)
+    require_live(claim, ClaimStatus.ACTIVE, ClaimStatus.DISPUTED)
     if len(note) > 1000:
         raise ValidationFailed(
             _l("Please correct the marked fields."), {"note": [str(_l("At most 1000 characters."))]}
@@ -397,9 +371,9 @@ def confirm_delivery(
     session: Session, claim: Claim, actor: User, follow_up_days: int | None = None
 ) -> None:
     """The caseworker checked with the household: the help arrived."""
-    if not _caseworker_of(claim.need, actor):
+    if not actor.is_caseworker_for(claim.need.district_code):
         raise NotAllowed(_l("Only a caseworker of this area can confirm."))
-    _require_live(claim, ClaimStatus.DELIVERED)
+    require_live(claim, ClaimStatus.DELIVERED)
     if claim.inspection_required and not claim.inspection_passed:
         raise Conflict(
             _l(
@@ -414,15 +388,15 @@ def confirm_delivery(
     claim.confirmed_by_id = actor.id
     session.flush()
     points.award_for_confirmation(session, claim.need, event, had_red=had_red)
-    _schedule_follow_up(session, claim.need, actor, follow_up_days)
+    fulfilment.schedule_follow_up(session, claim.need, actor, follow_up_days)
     notifications.notify(session, claim.claimant, "confirmed", claim.need)
 
 
 def dispute_delivery(session: Session, claim: Claim, actor: User, reason: str) -> None:
     """The household did not get what was reported: back to the claimer, light red."""
-    if not _caseworker_of(claim.need, actor):
+    if not actor.is_caseworker_for(claim.need.district_code):
         raise NotAllowed(_l("Only a caseworker of this area can dispute a delivery."))
-    _require_live(claim, ClaimStatus.DELIVERED)
+    require_live(claim, ClaimStatus.DELIVERED)
     lifecycle.transition(session, claim.need, "dispute", actor, note=reason)
     claim.status = ClaimStatus.DISPUTED
     claim.dispute_note = reason.strip()[:500]
@@ -433,561 +407,10 @@ def dispute_delivery(session: Session, claim: Claim, actor: User, reason: str) -
     notifications.notify(session, claim.claimant, "disputed", claim.need, reason=reason)
 
 
-def record_inspection(session: Session, claim: Claim, actor: User, passed: bool, note: str) -> None:
-    """A supervisor's spot inspection of a repair, during or after the works."""
-    need = claim.need
-    if not (actor.has_role(Role.VERIFIER) and actor.works_in(need.district_code)):
-        raise NotAllowed(_l("Only a supervisor of this area can record an inspection."))
-    if not claim.inspection_required:
-        raise Conflict(_l("This repair was not drawn for inspection."))
-    _require_live(claim, ClaimStatus.ACTIVE, ClaimStatus.DELIVERED, ClaimStatus.DISPUTED)
-    if not passed and not note.strip():
-        raise ValidationFailed(
-            _l("Please give a reason."), {"note": [str(_l("A reason is required."))]}
-        )
-    claim.inspected_at = utcnow()
-    claim.inspected_by_id = actor.id
-    claim.inspection_passed = passed
-    claim.inspection_note = note.strip()[:500]
-    session.flush()
-    _touch(session, need)
-
-
-def inspections_due(session: Session, actor: User) -> list[Claim]:
-    claims = session.scalars(
-        select(Claim)
-        .where(
-            Claim.inspection_required,
-            Claim.inspection_passed.is_not(True),
-            Claim.status.in_(LIVE_CLAIM_STATUSES),
-        )
-        .order_by(Claim.created_at)
-    )
-    return [c for c in claims if actor.works_in(c.need.district_code)]
-
-
 # --- follow-up, thanks, close ----------------------------------------------------------
 
 
-def _schedule_follow_up(
-    session: Session, need: Need, actor: User, days: int | None
-) -> FollowUp | None:
-    if days is None:
-        days = int(current_app.config["FOLLOW_UP_DAYS"])
-    if days <= 0:
-        return None
-    follow_up = FollowUp(
-        need_id=need.id, due_on=local_today() + timedelta(days=days), created_by_id=actor.id
-    )
-    session.add(follow_up)
-    session.flush()
-    return follow_up
-
-
-def follow_ups_of(session: Session, need: Need) -> list[FollowUp]:
-    return list(
-        session.scalars(select(FollowUp).where(FollowUp.need_id == need.id).order_by(FollowUp.id))
-    )
-
-
-def record_follow_up(session: Session, follow_up: FollowUp, actor: User, outcome: str) -> None:
-    need = session.get(Need, follow_up.need_id)
-    assert need is not None
-    if not _caseworker_of(need, actor):
-        raise NotAllowed(_l("Only a caseworker of this area can record a follow-up visit."))
-    if follow_up.done_at is not None:
-        raise Conflict(_l("This follow-up visit is already recorded."))
-    if len(outcome.strip()) < 2:
-        raise ValidationFailed(
-            _l("Please correct the marked fields."),
-            {"outcome": [str(_l("Describe what the visit found."))]},
-        )
-    follow_up.done_at = utcnow()
-    follow_up.done_by_id = actor.id
-    follow_up.outcome = outcome.strip()
-    session.flush()
-    _touch(session, need)
-
-
-def close_need(session: Session, need: Need, actor: User, note: str = "") -> None:
-    """Close a confirmed need once its follow-up visits are recorded."""
-    pending = [f for f in follow_ups_of(session, need) if f.done_at is None]
-    if pending:
-        raise Conflict(_l("Record the follow-up visit before closing this need."))
-    lifecycle.transition(session, need, "close", actor, note=note)
-
-
-def set_thank_you(session: Session, need: Need, actor: User, text: str) -> None:
-    """A short thank-you the caseworker approves for the public page."""
-    if not _caseworker_of(need, actor):
-        raise NotAllowed(_l("Only a caseworker of this area can publish a thank-you."))
-    if need.state not in (NeedState.CONFIRMED, NeedState.CLOSED):
-        raise Conflict(_l("A thank-you can be shown once the help is confirmed."))
-    text = text.strip()
-    if len(text) > 500:
-        raise ValidationFailed(
-            _l("Please correct the marked fields."),
-            {"thank_you": [str(_l("At most 500 characters."))]},
-        )
-    privacy.check_public_text({"thank_you": text}, need.household)
-    need.thank_you = text
-    session.flush()
-
-
-def cancel_need(session: Session, need: Need, actor: User, reason: str) -> None:
-    """Cancel a need; a live claim ends with it and booked shift places are freed."""
-    lifecycle.transition(
-        session, need, "cancel", actor, note=reason, claimant_id=None, claimant_org_id=None
-    )
-    claim = live_claim(session, need)
-    if claim is not None:
-        _end_claim(session, claim, ClaimStatus.RELEASED, reason)
-        notifications.notify(session, claim.claimant, "released", need, reason=reason)
-    for signup in _booked_signups(session, need):
-        signup.status = SignupStatus.CANCELLED
-    session.execute(update(Shift).where(Shift.need_id == need.id).values(places_taken=0))
-    session.flush()
-    from app.payments.services import refund_for_cancelled_need
-
-    refund_for_cancelled_need(session, need)
-
-
 # --- farm help: shifts -----------------------------------------------------------------
-
-
-@dataclass
-class ShiftData:
-    day: date
-    start_time: time
-    end_time: time
-    places: int
-    meeting_point: str = ""
-
-
-def add_shift(session: Session, need: Need, actor: User, data: ShiftData) -> Shift:
-    if need.kind is not NeedKind.FARM_HELP:
-        raise Conflict(_l("Only farm help has shifts."))
-    if not _caseworker_of(need, actor):
-        raise NotAllowed(_l("Only a caseworker of this area can plan shifts."))
-    if need.state not in (
-        NeedState.DRAFT,
-        NeedState.SUBMITTED,
-        NeedState.PUBLISHED,
-        NeedState.CLAIMED,
-        NeedState.REJECTED,
-    ):
-        raise Conflict(_l("Shifts can no longer be added to this need."))
-    errors: dict[str, list[str]] = {}
-    if (
-        need.window_start
-        and need.window_end
-        and not (need.window_start <= data.day <= need.window_end)
-    ):
-        errors["day"] = [
-            str(
-                _l(
-                    "Pick a day between %(start)s and %(end)s.",
-                    start=need.window_start.isoformat(),
-                    end=need.window_end.isoformat(),
-                )
-            )
-        ]
-    if data.end_time <= data.start_time:
-        errors["end_time"] = [str(_l("The shift must end after it starts."))]
-    planned = (
-        session.scalar(
-            select(func.coalesce(func.sum(Shift.places), 0)).where(Shift.need_id == need.id)
-        )
-        or 0
-    )
-    if data.places < 1:
-        errors["places"] = [str(_l("At least 1."))]
-    elif need.volunteers_needed and planned + data.places > need.volunteers_needed:
-        errors["places"] = [
-            str(
-                _l(
-                    "Only %(n)s more volunteers are needed for this need.",
-                    n=need.volunteers_needed - planned,
-                )
-            )
-        ]
-    for name, messages in privacy.refusals(
-        {"meeting_point": data.meeting_point}, allow=frozenset({privacy.FindingKind.ADDRESS})
-    ).items():
-        errors.setdefault(name, []).extend(messages)
-    if errors:
-        raise ValidationFailed(_l("Please correct the marked fields."), errors)
-    shift = Shift(
-        need_id=need.id,
-        day=data.day,
-        start_time=data.start_time,
-        end_time=data.end_time,
-        places=data.places,
-        meeting_point=data.meeting_point.strip()[:200],
-        checkin_code=_code(6),
-        created_by_id=actor.id,
-    )
-    session.add(shift)
-    session.flush()
-    return shift
-
-
-def shifts_of(session: Session, need: Need) -> list[Shift]:
-    return list(
-        session.scalars(
-            select(Shift).where(Shift.need_id == need.id).order_by(Shift.day, Shift.start_time)
-        )
-    )
-
-
-def team_members(session: Session, organisation: Organisation) -> list[User]:
-    return list(
-        session.scalars(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.organisation_id == organisation.id)
-            .order_by(User.id)
-        )
-    )
-
-
-def sign_up(
-    session: Session, shift: Shift, actor: User, member_ids: Sequence[int]
-) -> list[ShiftSignup]:
-    """A team leader books places for members. Places are taken with one conditional
-    UPDATE, so concurrent sign-ups can never book more than the shift has."""
-    organisation = actor.organisation
-    if (
-        organisation is None
-        or organisation.kind is not OrgKind.TEAM
-        or not (actor.is_org_admin(organisation))
-    ):
-        raise NotAllowed(_l("Only a volunteer team's leader can sign members up."))
-    _check_bookable(shift, organisation)
-    ids = list(dict.fromkeys(member_ids))
-    if not ids:
-        raise ValidationFailed(
-            _l("Please correct the marked fields."),
-            {"member_ids": [str(_l("Choose at least one member."))]},
-        )
-    members = {u.id for u in team_members(session, organisation)}
-    if not set(ids) <= members:
-        raise ValidationFailed(
-            _l("Please correct the marked fields."),
-            {"member_ids": [str(_l("Only members of your team can be signed up."))]},
-        )
-    free = {u.id for u in free_members(session, organisation, shift.day)}
-    if not set(ids) <= free:
-        # Nobody is in two places at once: one shift per person per day.
-        raise Conflict(_l("Some of these members are already signed up for a shift on that day."))
-    signups = _take_places(session, shift, organisation, actor, actor, ids)
-    notifications.notify(session, shift.need.created_by, "signup", shift.need)
-    return signups
-
-
-def book_for_team(
-    session: Session, shift: Shift, organisation: Organisation, actor: User, count: int
-) -> list[ShiftSignup]:
-    """A caseworker books up to ``count`` places on a shift for a verified team (the
-    season plan): the team's registered members who are free that day, leader first.
-    The same atomic booking as ``sign_up``; fewer are booked when fewer members are free
-    or fewer places are left, and none at all raises."""
-    need = shift.need
-    if not _caseworker_of(need, actor):
-        raise NotAllowed(_l("Only a caseworker of this area can book places for a team."))
-    if organisation.kind is not OrgKind.TEAM:
-        raise NotAllowed(_l("Only volunteer teams can be booked on shifts."))
-    _check_bookable(shift, organisation)
-    # One booking per team at a time (PostgreSQL; SQLite has one writer anyway), so two
-    # caseworkers booking the same team for one day cannot both pick the same members.
-    session.execute(
-        select(Organisation.id).where(Organisation.id == organisation.id).with_for_update()
-    )
-    leader = team_leader(session, organisation)
-    if leader is None:
-        raise Conflict(_l("This team has no leader to answer for its members."))
-    free = free_members(session, organisation, shift.day)
-    if not free:
-        raise Conflict(_l("No member of this team is free on that day."))
-    if count < 1:
-        raise ValidationFailed(_l("Book at least one place."))
-    while True:
-        # Take what is left now; if another booking got in first, look again (each miss
-        # means fewer places, so this ends).
-        session.refresh(shift)
-        if shift.places_left <= 0:
-            raise CapacityExceeded(_l("Only %(n)s places are left on this shift.", n=0))
-        chosen = [u.id for u in free[: min(count, shift.places_left)]]
-        try:
-            signups = _take_places(session, shift, organisation, actor, leader, chosen)
-        except CapacityExceeded:
-            continue
-        break
-    notifications.notify(session, leader, "signup", need)
-    if need.created_by_id != actor.id:
-        notifications.notify(session, need.created_by, "signup", need)
-    return signups
-
-
-def team_leader(session: Session, organisation: Organisation) -> User | None:
-    """The team's first leader (an admin member), who holds the claim for the team."""
-    return session.scalar(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(
-            Membership.organisation_id == organisation.id,
-            Membership.role == MemberRole.ADMIN,
-            User.is_active_account.is_(True),
-        )
-        .order_by(User.id)
-        .limit(1)
-    )
-
-
-def free_members(session: Session, organisation: Organisation, day: date) -> list[User]:
-    """Active members not booked on any shift that day (nobody is in two places at once),
-    leaders first, then in the order they joined the site."""
-    busy = (
-        select(ShiftSignup.user_id)
-        .join(Shift, Shift.id == ShiftSignup.shift_id)
-        .where(Shift.day == day, ShiftSignup.status == SignupStatus.BOOKED)
-    )
-    rows = session.execute(
-        select(User, Membership.role)
-        .join(Membership, Membership.user_id == User.id)
-        .where(
-            Membership.organisation_id == organisation.id,
-            User.is_active_account.is_(True),
-            User.id.not_in(busy),
-        )
-        .order_by(User.id)
-    ).all()
-    return [user for user, role in sorted(rows, key=lambda r: r[1] is not MemberRole.ADMIN)]
-
-
-def _check_bookable(shift: Shift, organisation: Organisation) -> None:
-    if not organisation.can_claim():
-        raise NotAllowed(
-            _l("Your organisation must be verified by an admin before it can claim needs.")
-        )
-    if shift.need.state not in (NeedState.PUBLISHED, NeedState.CLAIMED):
-        raise NotClaimable(_l("This need is no longer open to sign-ups."))
-    if shift.day < local_today():
-        raise Conflict(_l("This shift is in the past."))
-
-
-# The need's history records the leader as the claimant; this note says who acted.
-_BOOKED_BY_CASEWORKER = "社工按季节计划预订 / booked by a caseworker (season plan)"
-
-
-def _take_places(
-    session: Session,
-    shift: Shift,
-    organisation: Organisation,
-    actor: User,
-    claimant: User,
-    ids: list[int],
-) -> list[ShiftSignup]:
-    """The booking both ways share: places are taken with one conditional UPDATE, so
-    concurrent bookings can never take more than the shift has. ``claimant`` (the team's
-    leader) holds the need once the first team is on it; ``actor`` did the booking."""
-    need = shift.need
-    already = set(
-        session.scalars(
-            select(ShiftSignup.user_id).where(
-                ShiftSignup.shift_id == shift.id,
-                ShiftSignup.user_id.in_(ids),
-                ShiftSignup.status == SignupStatus.BOOKED,
-            )
-        )
-    )
-    if already:
-        raise Conflict(_l("Some of these members are already signed up for this shift."))
-    booked = session.execute(
-        update(Shift)
-        .where(Shift.id == shift.id, Shift.places_taken + len(ids) <= Shift.places)
-        .values(places_taken=Shift.places_taken + len(ids))
-        .execution_options(synchronize_session=False)
-    )
-    if booked.rowcount != 1:  # type: ignore[attr-defined]
-        session.refresh(shift)
-        raise CapacityExceeded(_l("Only %(n)s places are left on this shift.", n=shift.places_left))
-    session.refresh(shift)
-    signups = []
-    for user_id in ids:
-        signup = session.scalar(
-            select(ShiftSignup).where(
-                ShiftSignup.shift_id == shift.id, ShiftSignup.user_id == user_id
-            )
-        )
-        if signup is None:
-            signup = ShiftSignup(shift_id=shift.id, user_id=user_id)
-            session.add(signup)
-        signup.organisation_id = organisation.id
-        signup.signed_up_by_id = actor.id
-        signup.status = SignupStatus.BOOKED
-        signups.append(signup)
-    session.flush()
-    if need.state is NeedState.PUBLISHED:
-        # The first team on site takes the need into "claimed"; a concurrent first sign-up
-        # may have done it already, which is fine.
-        try:
-            with session.begin_nested():
-                lifecycle.transition(
-                    session,
-                    need,
-                    "claim",
-                    claimant,
-                    note="" if claimant.id == actor.id else _BOOKED_BY_CASEWORKER,
-                    claimant_id=claimant.id,
-                    claimant_org_id=organisation.id,
-                )
-        except InvalidTransition:
-            session.refresh(need)
-    else:
-        _touch(session, need)
-    return signups
-
-
-def cancel_signup(session: Session, signup: ShiftSignup, actor: User) -> None:
-    organisation = signup.organisation
-    if not (actor.id == signup.user_id or actor.is_org_admin(organisation)):
-        raise NotAllowed(_l("Only the member or their team leader can cancel a sign-up."))
-    if signup.status is not SignupStatus.BOOKED or signup.checked_in_at is not None:
-        raise Conflict(_l("This sign-up can no longer be cancelled."))
-    signup.status = SignupStatus.CANCELLED
-    session.execute(
-        update(Shift)
-        .where(Shift.id == signup.shift_id, Shift.places_taken > 0)
-        .values(places_taken=Shift.places_taken - 1)
-        .execution_options(synchronize_session=False)
-    )
-    session.flush()
-    need = signup.shift.need
-    if need.state is NeedState.CLAIMED and not _booked_signups(session, need):
-        # Nobody is coming any more: the need goes back on offer (nothing stays claimed).
-        holder = actor if need.is_claimant(actor) else (need.claimant or actor)
-        lifecycle.transition(
-            session,
-            need,
-            "release",
-            holder,
-            note="all sign-ups cancelled",
-            claimant_id=None,
-            claimant_org_id=None,
-        )
-
-
-def _member_signup(session: Session, shift: Shift, actor: User) -> ShiftSignup:
-    signup = session.scalar(
-        select(ShiftSignup).where(
-            ShiftSignup.shift_id == shift.id,
-            ShiftSignup.user_id == actor.id,
-            ShiftSignup.status == SignupStatus.BOOKED,
-        )
-    )
-    if signup is None:
-        raise NotAllowed(_l("You are not signed up for this shift."))
-    return signup
-
-
-def _check_code(shift: Shift, code: str) -> None:
-    # A Chinese keyboard in full-width mode types "ＡＢＣ２３４": fold it to ASCII first,
-    # and compare bytes (compare_digest refuses non-ASCII str).
-    typed = unicodedata.normalize("NFKC", code).strip().upper()
-    if not secrets.compare_digest(typed.encode(), shift.checkin_code.encode()):
-        raise ValidationFailed(
-            _l("Please correct the marked fields."),
-            {"code": [str(_l("That is not this shift's check-in code."))]},
-        )
-    if shift.day != local_today():
-        raise Conflict(_l("Check-in is open on the day of the shift only."))
-
-
-def check_in(session: Session, shift: Shift, actor: User, code: str) -> ShiftSignup:
-    signup = _member_signup(session, shift, actor)
-    _check_code(shift, code)
-    if signup.checked_in_at is not None:
-        raise Conflict(_l("You have already checked in."))
-    signup.checked_in_at = utcnow()
-    session.flush()
-    _touch(session, shift.need)
-    return signup
-
-
-def check_out(
-    session: Session, shift: Shift, actor: User, code: str, now: datetime | None = None
-) -> ShiftSignup:
-    """Hours are what was worked between check-in and check-out, never more than the shift."""
-    signup = _member_signup(session, shift, actor)
-    _check_code(shift, code)
-    if signup.checked_in_at is None:
-        raise Conflict(_l("Check in first."))
-    if signup.checked_out_at is not None:
-        raise Conflict(_l("You have already checked out."))
-    now = now or utcnow()
-    worked = int((now - signup.checked_in_at).total_seconds() // 60)
-    signup.checked_out_at = now
-    signup.minutes_worked = max(0, min(worked, shift.length_minutes))
-    session.flush()
-    return signup
-
-
-def _booked_signups(session: Session, need: Need) -> list[ShiftSignup]:
-    return list(
-        session.scalars(
-            select(ShiftSignup)
-            .join(Shift, Shift.id == ShiftSignup.shift_id)
-            .where(Shift.need_id == need.id, ShiftSignup.status == SignupStatus.BOOKED)
-        )
-    )
-
-
-def farm_work_done(session: Session, need: Need, actor: User, note: str = "") -> None:
-    """The caseworker (or the leading team) reports the farm work done."""
-    if need.kind is not NeedKind.FARM_HELP:
-        raise Conflict(_l("Only farm help is reported done this way."))
-    lifecycle.transition(session, need, "deliver", actor, note=note)
-
-
-def confirm_farm_work(
-    session: Session, need: Need, actor: User, follow_up_days: int | None = None
-) -> None:
-    """Confirming farm work makes the hours of members who checked out count."""
-    if need.kind is not NeedKind.FARM_HELP:
-        raise Conflict(_l("Only farm help is confirmed this way."))
-    had_red = points.was_red(need)
-    event = lifecycle.transition(session, need, "confirm", actor)
-    now = utcnow()
-    for signup in _booked_signups(session, need):
-        if signup.checked_out_at is not None:
-            signup.confirmed_at = now
-    session.flush()
-    points.award_for_confirmation(session, need, event, had_red=had_red)
-    _schedule_follow_up(session, need, actor, follow_up_days)
-    leader = need.claimant
-    if leader is not None:
-        notifications.notify(session, leader, "confirmed", need)
-
-
-def withdraw_confirmation(session: Session, need: Need, actor: User, reason: str) -> None:
-    """Undo a confirmation made in error: the need goes back to delivered, hours stop
-    counting, and every point the confirmation gave is reversed by a counter-entry."""
-    lifecycle.transition(session, need, "unconfirm", actor, note=reason)
-    claim = session.scalar(
-        select(Claim).where(Claim.need_id == need.id, Claim.status == ClaimStatus.CONFIRMED)
-    )
-    if claim is not None:
-        claim.status = ClaimStatus.DELIVERED
-        claim.confirmed_at = None
-        claim.confirmed_by_id = None
-    for signup in _booked_signups(session, need):
-        signup.confirmed_at = None
-    for visit in follow_ups_of(session, need):
-        if visit.done_at is None:
-            session.delete(visit)
-    session.flush()
-    points.reverse_confirmation(session, need)
 
 
 def claim_status_label(status: ClaimStatus) -> str:

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from sqlalchemy import text
 from werkzeug.wrappers import Response as BaseResponse
 
-from app import indexing
+from app import search_index
 from app.accounts.views import is_local_path
 from app.extensions import SUPPORTED_LOCALES, db
 from app.needs import services as needs_services
@@ -41,6 +41,6 @@ def healthz() -> tuple[Response, int]:
         return jsonify({"status": "unavailable", "database": "unreachable"}), 503
     # A search engine that is down degrades search (the database index answers); the
     # site stays up, so the answer stays 200 and says so.
-    search = indexing.search_health(db.session)
+    search = search_index.search_health(db.session)
     status = "ok" if search["status"] == "ok" else "degraded"
     return jsonify({"status": status, "database": "ok", "search": search}), 200

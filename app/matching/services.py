@@ -15,13 +15,13 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.models import Membership, Organisation, OrgKind, OrgStatus, Role, User
-from app.claims import services as claims
-from app.claims.models import Shift, ShiftSignup, SignupStatus
 from app.errors import DomainError, NotAllowed, ValidationFailed
 from app.models_base import CHINA
 from app.needs.models import Need, NeedKind, NeedState
 from app.needs.services import in_area
 from app.places import gazetteer
+from app.shifts import services as shift_services
+from app.shifts.models import Shift, ShiftSignup, SignupStatus
 from matching import plan as planner
 from matching import recommend
 from matching.geo import Point
@@ -256,11 +256,7 @@ class HelperMatches:
 
 
 def can_see_matches(need: Need, user: User) -> bool:
-    return (
-        user.is_authenticated
-        and user.has_role(Role.CASEWORKER)
-        and user.works_in(need.district_code)
-    )
+    return user.is_caseworker_for(need.district_code)
 
 
 def matches_for_need(
@@ -528,7 +524,7 @@ def _book_line(
         raise ValidationFailed(_l("No member of this team is free on that day."))
     if planner.reach_km(plan_team, _plan_shift(shift)) is None:
         raise ValidationFailed(_l("This shift is beyond the team's travel radius."))
-    signups = claims.book_for_team(
+    signups = shift_services.book_for_team(
         session, shift, team, actor, min(people, plan_team.free_on(shift.day))
     )
     return len(signups)

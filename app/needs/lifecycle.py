@@ -14,7 +14,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
+from app import events
+from app.accounts.models import User
 from app.errors import InvalidTransition, NotAllowed, ValidationFailed
 from app.models_base import utcnow
 from app.needs.models import PUBLIC_STATES, Need, NeedEvent, NeedState
@@ -24,15 +25,11 @@ Permission = Callable[[Need, User | None], bool]
 
 
 def _caseworker(need: Need, actor: User | None) -> bool:
-    return (
-        actor is not None and actor.has_role(Role.CASEWORKER) and actor.works_in(need.district_code)
-    )
+    return actor is not None and actor.is_caseworker_for(need.district_code)
 
 
 def _verifier(need: Need, actor: User | None) -> bool:
-    return (
-        actor is not None and actor.has_role(Role.VERIFIER) and actor.works_in(need.district_code)
-    )
+    return actor is not None and actor.is_verifier_for(need.district_code)
 
 
 def _claimer(need: Need, actor: User | None) -> bool:
@@ -219,10 +216,33 @@ def transition(
     from app.supervision.lights import refresh_light  # lights read claims; avoid a cycle
 
     refresh_light(session, need)
-    from app import indexing  # the index reads needs; imported late like the lights
+    from app import search_index  # the index reads needs; imported late like the lights
 
-    indexing.need_changed(session, need, was_public=current in PUBLIC_STATES)
+    search_index.need_changed(session, need, was_public=current in PUBLIC_STATES)
+    events.emit(
+        events.need_transitioned,
+        session=session,
+        need=need,
+        event=event,
+        actor=actor,
+        was_public=current in PUBLIC_STATES,
+    )
     return event
+
+
+def touch(session: Session, need: Need) -> None:
+    """Activity on a need without a state change (a sign-up, an acceptance, a check-in)
+    still counts for the traffic light's idle rules."""
+    session.execute(
+        update(Need)
+        .where(Need.id == need.id)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(need)
+    from app.supervision.lights import refresh_light
+
+    refresh_light(session, need)
 
 
 def record_creation(session: Session, need: Need, actor: User) -> None:

@@ -139,18 +139,10 @@ class Household(Base):
     needs: Mapped[list[Need]] = relationship(back_populates="household")
 
     def can_view(self, user: User) -> bool:
-        return (
-            user.is_authenticated
-            and user.has_role(Role.CASEWORKER, Role.VERIFIER)
-            and (user.works_in(self.district_code))
-        )
+        return user.is_staff_for(self.district_code)
 
     def can_edit(self, user: User) -> bool:
-        return (
-            user.is_authenticated
-            and user.has_role(Role.CASEWORKER)
-            and user.works_in(self.district_code)
-        )
+        return user.is_caseworker_for(self.district_code)
 
     def __repr__(self) -> str:  # never the name: reprs end up in logs
         return f"<Household {self.id} {self.district_code}>"
@@ -255,19 +247,10 @@ class Need(Base):
 
     def can_view_private(self, user: User) -> bool:
         """The household behind the need: caseworkers and verifiers of its area only."""
-        return (
-            user.is_authenticated
-            and user.has_role(Role.CASEWORKER, Role.VERIFIER)
-            and user.works_in(self.district_code)
-        )
+        return user.is_staff_for(self.district_code)
 
     def can_edit(self, user: User) -> bool:
-        return (
-            self.state in EDITABLE_STATES
-            and user.is_authenticated
-            and user.has_role(Role.CASEWORKER)
-            and user.works_in(self.district_code)
-        )
+        return self.state in EDITABLE_STATES and user.is_caseworker_for(self.district_code)
 
     def can_claim(self, user: User) -> bool:
         """Donors claim micro-wishes; verified companies take micro-wishes and repairs;
@@ -332,3 +315,18 @@ class NeedEvent(Base):
 
     need: Mapped[Need] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+
+class FollowUp(Base):
+    """The caseworker's visit after a need was confirmed (回访)."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id", ondelete="CASCADE"), index=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, case, false, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app import indexing, privacy
+from app import privacy, search_index
 from app.accounts.models import Role, User
 from app.errors import NotAllowed, ValidationFailed
 from app.models_base import local_today, utcnow
@@ -293,7 +293,7 @@ def create_need(session: Session, actor: User, household: Household, data: NeedD
     session.flush()
     lifecycle.record_creation(session, need, actor)
     session.flush()
-    indexing.need_changed(session, need, was_public=False)
+    search_index.need_changed(session, need, was_public=False)
     return need
 
 
@@ -314,12 +314,12 @@ def update_need(session: Session, need: Need, actor: User, data: NeedData) -> No
     need.exception_approved_by_id = None
     lifecycle.record_edit(session, need, actor)
     session.flush()
-    indexing.need_changed(session, need)
+    search_index.need_changed(session, need)
 
 
 def approve_cost_exception(session: Session, need: Need, actor: User, note: str) -> None:
     """A supervisor approves a repair above the cap (一事一议), before publication."""
-    if not (actor.has_role(Role.VERIFIER) and actor.works_in(need.district_code)):
+    if not actor.is_verifier_for(need.district_code):
         raise NotAllowed(_l("Only a supervisor of this area can approve an exception."))
     if need.kind is not NeedKind.REPAIR or need.state is not NeedState.SUBMITTED:
         raise ValidationFailed(_l("Only a submitted repair needs an exception."))

@@ -11,11 +11,13 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Organisation, OrgKind, OrgStatus, User
-from app.claims.models import Claim, ClaimStatus, Donation, DonationStatus, Shift, ShiftSignup
+from app.claims.models import Claim, ClaimStatus
+from app.donations.models import Donation, DonationStatus
 from app.needs.models import Need
 from app.places import gazetteer
 from app.points.models import EntryKind, PointsEntry
 from app.points.services import period_start
+from app.shifts.models import Shift, ShiftSignup
 
 
 class Board(enum.Enum):

@@ -20,12 +20,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Organisation, Role, User
-from app.claims.models import Claim, DeliveryMethod, Donation, Shift, ShiftSignup
+from app.claims.models import Claim, DeliveryMethod
+from app.donations.models import Donation
 from app.errors import Conflict, NotAllowed, NotFound
 from app.models_base import CHINA, utcnow
 from app.needs.models import Light, Need, NeedEvent, NeedKind
 from app.points import rules
 from app.points.models import EntryKind, PointsEntry, Redemption, RedemptionStatus, Reward
+from app.shifts.models import Shift, ShiftSignup
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
@@ -102,9 +104,7 @@ def _write_awards(
 
 def _self_help(need: Need, user: User) -> bool:
     """No points for one's own needs, or for needs of households in one's own care."""
-    return user.id == need.created_by_id or (
-        user.has_role(Role.CASEWORKER, Role.VERIFIER) and user.works_in(need.district_code)
-    )
+    return user.id == need.created_by_id or (user.is_staff_for(need.district_code))
 
 
 def was_red(need: Need) -> bool:

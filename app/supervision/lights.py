@@ -19,9 +19,9 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.claims.models import LIVE_CLAIM_STATUSES, Claim, ClaimStatus, FollowUp
+from app.claims.models import LIVE_CLAIM_STATUSES, Claim, ClaimStatus
 from app.models_base import local_today, utcnow
-from app.needs.models import Light, Need, NeedKind, NeedState
+from app.needs.models import FollowUp, Light, Need, NeedKind, NeedState
 
 _NO_LIGHT = {
     NeedState.DRAFT,

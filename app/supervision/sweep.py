@@ -19,7 +19,6 @@ from app.models_base import local_today, utcnow
 from app.needs import lifecycle
 from app.needs.models import Light, Need, NeedState
 from app.notifications import services as notifications
-from app.payments.services import refund_for_cancelled_need
 from app.supervision.lights import refresh_light
 
 log = logging.getLogger(__name__)
@@ -90,7 +89,6 @@ def expire_stale_needs(session: Session, report: SweepReport) -> None:
         lifecycle.transition(
             session, need, "expire", None, note=str(_l("The deadline passed without a claim."))
         )
-        refund_for_cancelled_need(session, need)  # partial cash gifts go back
         notifications.notify(session, need.created_by, "expired", need)
         report.needs_expired += 1
 
@@ -119,7 +117,7 @@ def sweep(session: Session, now: datetime | None = None) -> SweepReport:
 
     remove_orphans(session)  # photos of uploads whose request rolled back
     session.flush()
-    from app.indexing import schedule_delivery
+    from app.search_index import schedule_delivery
 
     schedule_delivery(session)  # also what waited while the search engine was down
     log.info("sweep: %s", report)

@@ -22,7 +22,7 @@ bp = Blueprint("supervision", __name__, url_prefix="/review")
 @role_required(Role.VERIFIER)
 def queue() -> str:
     return render_template(
-        "review/queue.html", needs=services.review_queue(db.session, current_user)
+        "supervision/queue.html", needs=services.review_queue(db.session, current_user)
     )
 
 
@@ -40,10 +40,10 @@ def approve_exception(need_id: int) -> Response:
 @bp.get("/inspections")
 @role_required(Role.VERIFIER)
 def inspections() -> str:
-    from app.claims.services import inspections_due
+    from app.claims.inspections import inspections_due
 
     return render_template(
-        "review/inspections.html", claims=inspections_due(db.session, current_user)
+        "supervision/inspections.html", claims=inspections_due(db.session, current_user)
     )
 
 
@@ -52,4 +52,4 @@ def inspections() -> str:
 def lights() -> str:
     """Counts per district and light, and the red list, for the supervisor's area."""
     board = supervision.light_board(db.session, current_user)
-    return render_template("review/lights.html", board=board)
+    return render_template("supervision/lights.html", board=board)

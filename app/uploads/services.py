@@ -231,7 +231,7 @@ def can_view(attachment: Attachment, user: User | AnonymousUserMixin | None) -> 
         return False
     if user.id == attachment.uploaded_by_id or user.has_role(Role.ADMIN):
         return True
-    return user.has_role(Role.CASEWORKER, Role.VERIFIER) and user.works_in(attachment.district_code)
+    return user.is_staff_for(attachment.district_code)
 
 
 def upload_root() -> Path:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.indexing.engines import database_index, engines
 from app.needs.models import Need
+from app.search_index.engines import database_index, engines
 from search import Facets, SearchQuery, SearchResults, SearchUnavailable
 
 log = logging.getLogger("app.search")

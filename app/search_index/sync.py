@@ -19,11 +19,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db, run_after_commit
-from app.indexing.documents import document_from, documents_for, public_documents
-from app.indexing.engines import database_index, engines
-from app.indexing.models import SearchOutbox
 from app.models_base import utcnow
 from app.needs.models import Need
+from app.search_index.documents import document_from, documents_for, public_documents
+from app.search_index.engines import database_index, engines
+from app.search_index.models import SearchOutbox
 from search import SearchUnavailable
 
 log = logging.getLogger("app.search")

@@ -1,30 +1,28 @@
-"""Public need pages, and the caseworker's desk: households, needs, timelines."""
+"""The caseworker's desk: every ``/work`` page (dashboard, households, a need's desk page
+with its claim, shifts, follow-ups and money, donations to confirm). The pages gather what
+the domains hold; the actions they post to live with their domains."""
 
 from __future__ import annotations
 
-import math
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app import indexing, privacy
-from app.accounts.models import OrgKind, Role
+from app import privacy
+from app.accounts.models import Role
 from app.claims import services as claim_services
-from app.claims.forms import ClaimForm, ShiftForm
+from app.donations import services as donation_services
 from app.errors import ValidationFailed, get_or_404
 from app.extensions import db
-from app.forms import apply_service_errors, city_choices, district_choices
-from app.labels import choices
-from app.needs import lifecycle, services
+from app.forms import apply_service_errors, district_choices
+from app.needs import fulfilment, lifecycle, services
 from app.needs.forms import HouseholdForm, NeedForm
 from app.needs.models import (
-    PUBLIC_STATES,
     CareCategory,
+    FollowUp,
     Household,
     Need,
     NeedKind,
@@ -36,176 +34,11 @@ from app.needs.models import (
 )
 from app.payments import services as payments
 from app.permissions import role_required
-from app.places import gazetteer
+from app.shifts import services as shift_services
+from app.shifts.forms import ShiftForm
 from app.uploads import services as uploads
-from search import DEFAULT_RADIUS_KM, MAX_RADIUS_KM, Point, SearchQuery, Sort
 
-public_bp = Blueprint("needs", __name__)
 work_bp = Blueprint("work", __name__, url_prefix="/work")
-
-
-def _enum_arg(enum_cls: type, name: str) -> object | None:
-    raw = request.args.get(name, "")
-    try:
-        return enum_cls(raw) if raw else None
-    except ValueError:
-        return None
-
-
-def parse_filters() -> services.NeedFilters:
-    """Filters from the query string; unknown values are ignored rather than failing a page."""
-    return services.NeedFilters(
-        kind=_enum_arg(NeedKind, "kind"),  # type: ignore[arg-type]
-        city=request.args.get("city") or None,
-        district=request.args.get("district") or None,
-        status=_enum_arg(NeedState, "status"),  # type: ignore[arg-type]
-        category=_enum_arg(CareCategory, "category"),  # type: ignore[arg-type]
-    )
-
-
-def page_number() -> int:
-    return max(1, min(request.args.get("page", 1, type=int) or 1, 10_000))
-
-
-RADIUS_CHOICES_KM = (5, 10, 25, 50, 100, 200)
-
-
-@public_bp.get("/needs")
-def list_needs() -> str:
-    """Browse or search the public needs: words, filters, near a place, on a map."""
-    filters = parse_filters()
-    query, form = _search_from_request(filters)
-    page = indexing.search_needs(db.session, query)
-    return render_template(
-        "needs/list.html",
-        page=page,
-        filters=filters,
-        search=form,
-        kinds=choices(NeedKind),
-        kind_labels=dict(choices(NeedKind)),
-        statuses=[(s.value, label) for s, label in _public_state_choices()],
-        cities=city_choices(),
-        districts=district_choices(),
-        near_choices=district_choices(include_blank=False),
-        radius_choices=RADIUS_CHOICES_KM,
-        default_radius=int(DEFAULT_RADIUS_KM),
-        sorts=[
-            (Sort.RELEVANCE.value, _("Best match")),
-            (Sort.DISTANCE.value, _("Nearest")),
-            (Sort.URGENCY.value, _("Most urgent")),
-            (Sort.NEWEST.value, _("Newest")),
-        ],
-        markers=[
-            {
-                "id": need.id,
-                "title": need.title,
-                "lat": need.approx_lat,  # the public grid-cell centre, never the household
-                "lng": need.approx_lng,
-                "url": url_for("needs.need_detail", need_id=need.id),
-            }
-            for need in page.items
-        ],
-        map_tiles=current_app.config["MAP_TILE_URL"],
-        map_attribution=current_app.config["MAP_TILE_ATTRIBUTION"],
-        leaflet=_leaflet_installed(current_app.static_folder or ""),
-    )
-
-
-def _float_arg(name: str) -> float | None:
-    try:
-        value = float(request.args.get(name, ""))
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _search_from_request(filters: services.NeedFilters) -> tuple[SearchQuery, dict[str, Any]]:
-    """The search the page asks for. Like the filters, a value that does not fit is
-    ignored rather than failing the page: a point outside the map, a radius without a
-    point, sorting by distance from nowhere."""
-    form: dict[str, Any] = {
-        "q": request.args.get("q", "").strip()[:200],
-        "near": "",
-        "lat": None,
-        "lng": None,
-        "radius_km": None,
-        "sort": "",
-    }
-    point = None
-    lat, lng = _float_arg("lat"), _float_arg("lng")
-    near = gazetteer.get(request.args.get("near", ""))
-    if near is not None and gazetteer.is_district(near.code):
-        point = Point(near.lat, near.lng)  # the centre of a chosen district
-        form["near"] = near.code
-    elif lat is not None and lng is not None and -90 <= lat <= 90 and -180 <= lng <= 180:
-        point = Point(lat, lng)  # the visitor's own location, from the browser
-        form.update(lat=lat, lng=lng)
-    radius = _float_arg("radius_km")
-    if point is not None and radius is not None and 0 < radius <= MAX_RADIUS_KM:
-        form["radius_km"] = radius
-    try:
-        sort = Sort(request.args.get("sort", ""))
-    except ValueError:
-        sort = None
-    if sort is not None and (sort is not Sort.DISTANCE or point is not None):
-        form["sort"] = sort.value
-    status = filters.status if filters.status in PUBLIC_STATES else None
-    query = SearchQuery(
-        text=form["q"],
-        kind=filters.kind.value if filters.kind else None,
-        category=filters.category.value if filters.category else None,
-        city=filters.city or None,
-        district=filters.district or None,
-        states=frozenset({status.value}) if status is not None else None,
-        near=point,
-        radius_km=form["radius_km"],
-        sort=Sort(form["sort"]) if form["sort"] else None,
-        page=page_number(),
-        per_page=current_app.config["PAGE_SIZE"],
-    )
-    return query, form
-
-
-@cache
-def _leaflet_installed(static_folder: str) -> bool:
-    """Whether ``make setup`` copied Leaflet in (the page works without it, minus the map)."""
-    return (Path(static_folder) / "vendor" / "leaflet" / "leaflet.js").is_file()
-
-
-def _public_state_choices() -> list[tuple[NeedState, str]]:
-    from app.labels import label
-
-    return [(s, label(s)) for s in NeedState if s in PUBLIC_STATES]
-
-
-@public_bp.get("/needs/<int:need_id>")
-def need_detail(need_id: int) -> str:
-    need = db.session.get(Need, need_id)
-    if need is None or not need.can_view(current_user):
-        abort(404)  # a need that is not public does not exist for the public
-    organisation = current_user.organisation if current_user.is_authenticated else None
-    leads_team = (
-        organisation is not None
-        and organisation.kind is OrgKind.TEAM
-        and current_user.is_org_admin(organisation)
-    )
-    return render_template(
-        "needs/detail.html",
-        need=need,
-        claim_form=ClaimForm(),
-        shifts=claim_services.shifts_of(db.session, need)
-        if need.kind is NeedKind.FARM_HELP
-        else [],
-        team_members=claim_services.team_members(db.session, organisation)
-        if leads_team and organisation is not None
-        else [],
-        funding=payments.progress(db.session, need) if payments.goal_minor(need) else None,
-        takes_cash=payments.can_take_cash(db.session, need),
-        cash_enabled=payments.enabled(),
-    )
-
-
-# --- caseworker's desk -----------------------------------------------------------------
 
 
 @work_bp.get("/")
@@ -422,8 +255,8 @@ def _render_need(need: Need, action_error: ValidationFailed | None = None) -> st
         },
         claim=claim,
         past_claims=claim_services.claims_for_need(db.session, need),
-        shifts=claim_services.shifts_of(db.session, need),
-        follow_ups=claim_services.follow_ups_of(db.session, need),
+        shifts=shift_services.shifts_of(db.session, need),
+        follow_ups=fulfilment.follow_ups_of(db.session, need),
         photos=uploads.attachments_for(db.session, "claim", claim.id) if claim else [],
         shift_form=ShiftForm(),
         funding=payments.progress(db.session, need) if payments.goal_minor(need) else None,
@@ -449,9 +282,9 @@ def act(need_id: int, action: str) -> Response | tuple[str, int]:
     note = request.form.get("note", "")
     try:
         if action == "cancel":
-            claim_services.cancel_need(db.session, need, current_user, note)
+            fulfilment.cancel_need(db.session, need, current_user, note)
         elif action == "close":
-            claim_services.close_need(db.session, need, current_user, note)
+            fulfilment.close_need(db.session, need, current_user, note)
         elif action == "approve":
             services.approve_need(
                 db.session, need, current_user, bool(request.form.get("privacy_checked"))
@@ -462,3 +295,31 @@ def act(need_id: int, action: str) -> Response | tuple[str, int]:
         return _render_need(need, action_error=exc), exc.status
     flash(_("Done: %(action)s.", action=lifecycle.ACTION_LABELS[action]), "info")
     return redirect(url_for("work.need", need_id=need.id))
+
+
+@work_bp.post("/follow-ups/<int:follow_up_id>")
+@role_required(Role.CASEWORKER)
+def follow_up(follow_up_id: int) -> Response:
+    visit = get_or_404(db.session, FollowUp, follow_up_id)
+    fulfilment.record_follow_up(db.session, visit, current_user, request.form.get("outcome", ""))
+    flash(_("Follow-up visit recorded."), "info")
+    return redirect(url_for("work.need", need_id=visit.need_id))
+
+
+@work_bp.post("/needs/<int:need_id>/thank-you")
+@role_required(Role.CASEWORKER)
+def thank_you(need_id: int) -> Response:
+    need = get_or_404(db.session, Need, need_id)
+    fulfilment.set_thank_you(db.session, need, current_user, request.form.get("thank_you", ""))
+    flash(_("Thank-you published."), "info")
+    return redirect(url_for("work.need", need_id=need.id))
+
+
+@work_bp.get("/donations")
+@role_required(Role.CASEWORKER)
+def review_donations() -> str:
+    return render_template(
+        "donations/review_donations.html",
+        pending=donation_services.donations_to_review(db.session, current_user),
+        pool=donation_services.pool_of(db.session, current_user),
+    )

@@ -15,7 +15,7 @@ from werkzeug.datastructures import FileStorage
 
 from app import privacy
 from app.accounts.models import Organisation, OrgKind, Role, User
-from app.claims.models import Donation, DonationStatus
+from app.donations.models import Donation, DonationStatus
 from app.errors import Conflict, NotAllowed, ValidationFailed
 from app.models_base import utcnow
 from app.needs.models import PUBLIC_STATES, Need, NeedState
@@ -246,7 +246,7 @@ def pool_of(session: Session, actor: User) -> list[Donation]:
 
 
 def _caseworker_for(donation: Donation, actor: User) -> None:
-    if not (actor.has_role(Role.CASEWORKER) and actor.works_in(donation.district_code)):
+    if not actor.is_caseworker_for(donation.district_code):
         raise NotAllowed(_l("Only a caseworker of this area can do that."))
 
 
@@ -275,7 +275,7 @@ def reject_donation(session: Session, donation: Donation, actor: User) -> None:
 def allocate(session: Session, donation: Donation, need: Need, actor: User) -> None:
     """Give a pooled donation to one of the caseworker's needs."""
     _caseworker_for(donation, actor)
-    if not need.can_view_private(actor) or not actor.works_in(need.district_code):
+    if not actor.is_caseworker_for(need.district_code):
         raise NotAllowed(_l("Only a caseworker of this area can do that."))
     if donation.status is not DonationStatus.RECEIVED or donation.need_id is not None:
         raise Conflict(_l("Only received, unallocated donations can be given to a need."))

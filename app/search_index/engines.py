@@ -114,7 +114,7 @@ def search_health(session: Session) -> dict[str, Any]:
     state = engines()
     if state.elastic is None:
         return {"engine": database, "status": "ok"}
-    from app.indexing.sync import pending_updates
+    from app.search_index.sync import pending_updates
 
     report: dict[str, Any] = {
         "engine": "elasticsearch",

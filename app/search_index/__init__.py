@@ -1,4 +1,5 @@
-"""Keeping the search index in step with the database, and asking it.
+"""The application-side adapter of ``search``: keeps the index in step with the database
+and asks it.
 
 The ``search`` package knows engines; this package knows the application: which needs are
 public, when they change (``need_changed``, called by the lifecycle and the need
@@ -6,10 +7,10 @@ services), the outbox that carries changes to Elasticsearch after commit, the fa
 to the database index, and the ``flask search`` commands.
 """
 
-from app.indexing.engines import database_index, engines, search_health
-from app.indexing.models import SearchOutbox
-from app.indexing.queries import SearchPage, search_needs
-from app.indexing.sync import (
+from app.search_index.engines import database_index, engines, search_health
+from app.search_index.models import SearchOutbox
+from app.search_index.queries import SearchPage, search_needs
+from app.search_index.sync import (
     deliver_outbox,
     need_changed,
     pending_updates,

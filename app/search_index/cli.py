@@ -7,10 +7,10 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from app.extensions import db
-from app.indexing import models  # noqa: F401  (the outbox table is part of the schema)
-from app.indexing.documents import count_public
-from app.indexing.engines import database_index, engines
-from app.indexing.sync import (
+from app.search_index import models  # noqa: F401  (the outbox table is part of the schema)
+from app.search_index.documents import count_public
+from app.search_index.engines import database_index, engines
+from app.search_index.sync import (
     deliver_outbox,
     pending_updates,
     reindex_database,

@@ -1,0 +1,1 @@
+"""In-kind donations and the district resource pool."""

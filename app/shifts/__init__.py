@@ -1,0 +1,1 @@
+"""Farm help: shifts, sign-ups, check-in and check-out, hours."""
