@@ -36,6 +36,9 @@ from app.errors import InvalidTransition, NotAllowed, ValidationFailed
 
 M = TypeVar("M")
 Permission = Callable[[Any, Any], bool]
+#: Rules beyond the table (state and role): ``guard(obj, action, actor)`` returns the
+#: refusal message, or None.
+Guard = Callable[[Any, str, Any], Any]
 NOTE_MAX = 500
 
 
@@ -84,6 +87,9 @@ class StateMachine(Generic[M]):
     column: InstrumentedAttribute[Any]
     moves: dict[str, Move]
     labels: dict[str, Any] = field(default_factory=dict)
+    guard: Guard | None = None
+    #: What the thing is called in refusals ("This claim is delivered; ...").
+    noun: Any = None
 
     def __post_init__(self) -> None:
         if self.name in REGISTRY and REGISTRY[self.name].model is not self.model:
@@ -106,6 +112,7 @@ class StateMachine(Generic[M]):
             move is not None
             and self.status_of(obj) in move.sources
             and bool(move.allowed(obj, actor))
+            and (self.guard is None or not self.guard(obj, action, actor))
         )
 
     def available(self, obj: M, actor: Any) -> list[str]:
@@ -127,11 +134,12 @@ class StateMachine(Generic[M]):
             raise InvalidTransition(_l("Unknown action."))
         current = self.status_of(obj)
         if current not in move.sources:
-            raise InvalidTransition(
-                _l("This cannot be done now: it is already %(state)s.", state=_label(current))
-            )
+            raise InvalidTransition(self._wrong_state(current, action))
         if not move.allowed(obj, actor):
             raise NotAllowed(_l("You are not allowed to do that."))
+        refusal = self.guard(obj, action, actor) if self.guard else None
+        if refusal:
+            raise NotAllowed(refusal)
         note = (note or "").strip()
         if move.note_required and not note:
             raise ValidationFailed(
@@ -184,6 +192,16 @@ class StateMachine(Generic[M]):
             machine=self.name,
         )
         return record
+
+    def _wrong_state(self, current: enum.Enum, action: str) -> Any:
+        if self.noun is not None and action in self.labels:
+            return _l(
+                "This %(thing)s is %(state)s; it cannot be changed by “%(action)s”.",
+                thing=self.noun,
+                state=_label(current),
+                action=self.labels[action],
+            )
+        return _l("This cannot be done now: it is already %(state)s.", state=_label(current))
 
     def history(self, session: Session, obj: M) -> list[StatusEvent]:
         (pk,) = inspect(self.model).primary_key

@@ -33,8 +33,7 @@ def test_full_path_records_every_event(session):
 
 def test_author_cannot_publish_own_need_even_as_verifier(session):
     author = UserFactory(verifier=True)  # a verifier who also drafted the need
-    need = MicroWishFactory(created_by_id=author.id)
-    need.state = NeedState.SUBMITTED  # test setup only
+    need = MicroWishFactory(created_by_id=author.id, state=NeedState.SUBMITTED)
     session.flush()
     with pytest.raises(NotAllowed):
         lifecycle.transition(session, need, "approve", author)

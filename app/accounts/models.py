@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import Base
 from app.models_base import UTCDateTime, enum_column, utcnow
 from app.places import gazetteer
+from app.statemachine import Move, StateMachine
 
 
 class Role(enum.Enum):
@@ -234,3 +235,27 @@ class Visitor(AnonymousUserMixin):
 
     def is_org_admin(self, organisation: Organisation) -> bool:
         return False
+
+
+def _admin(organisation: Organisation, actor: User | None) -> bool:
+    return actor is not None and actor.has_role(Role.ADMIN)
+
+
+#: An admin decides after checking the papers, and may decide again (a verified company
+#: whose licence lapsed is turned down; a rejected one that sent new papers is verified).
+ORGANISATION = StateMachine(
+    "organisation",
+    Organisation,
+    Organisation.status,
+    {
+        "verify": Move(
+            {OrgStatus.PENDING, OrgStatus.REJECTED, OrgStatus.VERIFIED}, OrgStatus.VERIFIED, _admin
+        ),
+        "reject": Move(
+            {OrgStatus.PENDING, OrgStatus.VERIFIED, OrgStatus.REJECTED},
+            OrgStatus.REJECTED,
+            _admin,
+            note_required=True,
+        ),
+    },
+)

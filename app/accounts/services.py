@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import (
+    ORGANISATION,
     SELF_SERVICE_ROLES,
     ApiKey,
     MemberRole,
@@ -269,11 +270,16 @@ def decide_organisation(
         raise ValidationFailed(
             _l("Please give a reason."), {"note": [str(_l("A reason is required."))]}
         )
-    organisation.status = OrgStatus.VERIFIED if approve else OrgStatus.REJECTED
-    organisation.status_note = note[:500]
-    organisation.verified_at = utcnow() if approve else None
-    organisation.verified_by_id = admin.id
-    session.flush()
+    ORGANISATION.apply(
+        session,
+        organisation,
+        "verify" if approve else "reject",
+        admin,
+        note[:500],
+        status_note=note[:500],
+        verified_at=utcnow() if approve else None,
+        verified_by_id=admin.id,
+    )
 
 
 def add_member(session: Session, organisation: Organisation, actor: User, email: str) -> Membership:

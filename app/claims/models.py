@@ -24,6 +24,7 @@ from app.accounts.models import Organisation, User
 from app.extensions import Base
 from app.models_base import UTCDateTime, enum_column, utcnow
 from app.needs.models import Need
+from app.statemachine import Move, StateMachine, system
 
 
 class DeliveryMethod(enum.Enum):
@@ -109,5 +110,54 @@ class Claim(Base):
     def is_accepted(self) -> bool:
         return self.accepted_at is not None
 
+    def is_held_by(self, user: User | None) -> bool:
+        """The claimer, or an admin of the organisation that holds the claim."""
+        if user is None or not user.is_authenticated:
+            return False
+        if self.claimant_id == user.id:
+            return True
+        org = user.organisation
+        return org is not None and self.organisation_id == org.id and user.is_org_admin(org)
+
+    def is_caseworker(self, user: User | None) -> bool:
+        return user is not None and user.is_caseworker_for(self.need.district_code)
+
     def __repr__(self) -> str:
         return f"<Claim {self.id} need={self.need_id} {self.status.value}>"
+
+
+def _holder(claim: Claim, actor: User | None) -> bool:
+    return claim.is_held_by(actor)
+
+
+def _caseworker(claim: Claim, actor: User | None) -> bool:
+    return claim.is_caseworker(actor)
+
+
+def _deliverer(claim: Claim, actor: User | None) -> bool:
+    """The claimer delivers; what cash paid for, the caseworker buys and delivers."""
+    if claim.method is DeliveryMethod.CASH:
+        return claim.is_caseworker(actor)
+    return claim.is_held_by(actor)
+
+
+C = ClaimStatus
+_ENDABLE = (C.PENDING, C.ACTIVE, C.DISPUTED)
+
+CLAIM = StateMachine(
+    "claim",
+    Claim,
+    Claim.status,
+    {
+        "accept": Move({C.PENDING}, C.ACTIVE, _caseworker),
+        "withdraw": Move(_ENDABLE, C.WITHDRAWN, _holder),
+        # By a caseworker, with a reason; also when the need is cancelled.
+        "release": Move(_ENDABLE, C.RELEASED, _caseworker),
+        "deliver": Move({C.ACTIVE, C.DISPUTED}, C.DELIVERED, _deliverer),
+        "confirm": Move({C.DELIVERED}, C.CONFIRMED, _caseworker),
+        "dispute": Move({C.DELIVERED}, C.DISPUTED, _caseworker, note_required=True),
+        "unconfirm": Move({C.CONFIRMED}, C.DELIVERED, _caseworker),
+        # Not delivered by its due date: the sweep takes it back.
+        "lapse": Move(_ENDABLE, C.EXPIRED, system, note_required=True),
+    },
+)

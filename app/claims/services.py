@@ -21,7 +21,7 @@ from werkzeug.datastructures import FileStorage
 
 from app import events
 from app.accounts.models import Role, User
-from app.claims.models import LIVE_CLAIM_STATUSES, Claim, ClaimStatus, DeliveryMethod
+from app.claims.models import CLAIM, LIVE_CLAIM_STATUSES, Claim, ClaimStatus, DeliveryMethod
 from app.errors import (
     Conflict,
     DomainError,
@@ -232,10 +232,7 @@ def _not_allowed_reason(need: Need, actor: User) -> object:
 
 
 def is_own_claim(claim: Claim, actor: User) -> bool:
-    if claim.claimant_id == actor.id:
-        return True
-    org = actor.organisation
-    return org is not None and claim.organisation_id == org.id and actor.is_org_admin(org)
+    return claim.is_held_by(actor)
 
 
 def require_live(claim: Claim, *statuses: ClaimStatus) -> None:
@@ -253,19 +250,15 @@ def accept_claim(session: Session, claim: Claim, actor: User) -> None:
     if not actor.is_caseworker_for(claim.need.district_code):
         raise NotAllowed(_l("Only a caseworker of this area can accept a claim."))
     require_live(claim, ClaimStatus.PENDING)
-    claim.status = ClaimStatus.ACTIVE
-    claim.accepted_at = utcnow()
-    claim.accepted_by_id = actor.id
-    session.flush()
+    CLAIM.apply(session, claim, "accept", actor, accepted_at=utcnow(), accepted_by_id=actor.id)
     lifecycle.touch(session, claim.need)
     notifications.notify(session, claim.claimant, "claim_accepted", claim.need)
 
 
-def end_claim(session: Session, claim: Claim, status: ClaimStatus, reason: str) -> None:
-    claim.status = status
-    claim.ended_at = utcnow()
-    claim.end_reason = reason[:500]
-    session.flush()
+def end_claim(session: Session, claim: Claim, action: str, actor: User | None, reason: str) -> None:
+    """End a live claim by ``action`` (withdraw, release, lapse), keeping the reason."""
+    reason = reason.strip()[:500]
+    CLAIM.apply(session, claim, action, actor, note=reason, ended_at=utcnow(), end_reason=reason)
 
 
 def withdraw_claim(session: Session, claim: Claim, actor: User, reason: str) -> None:
@@ -283,7 +276,7 @@ def withdraw_claim(session: Session, claim: Claim, actor: User, reason: str) -> 
         claimant_id=None,
         claimant_org_id=None,
     )
-    end_claim(session, claim, ClaimStatus.WITHDRAWN, reason)
+    end_claim(session, claim, "withdraw", actor, reason)
     notifications.notify(session, claim.need.created_by, "withdrawn", claim.need)
 
 
@@ -313,7 +306,7 @@ def release_claim(session: Session, claim: Claim, actor: User, reason: str) -> N
     lifecycle.transition(
         session, claim.need, "release", actor, note=reason, claimant_id=None, claimant_org_id=None
     )
-    end_claim(session, claim, ClaimStatus.RELEASED, reason)
+    end_claim(session, claim, "release", actor, reason)
     notifications.notify(session, claim.claimant, "released", claim.need, reason=reason)
 
 
@@ -359,10 +352,15 @@ def mark_delivered(
         actor if cash else _as_claimant(claim, actor),
         note=note.strip()[:500],
     )
-    claim.status = ClaimStatus.DELIVERED
-    claim.delivered_at = utcnow()
-    claim.delivery_note = note.strip()
-    session.flush()
+    CLAIM.apply(
+        session,
+        claim,
+        "deliver",
+        actor,
+        note=note.strip()[:500],
+        delivered_at=utcnow(),
+        delivery_note=note.strip(),
+    )
     refresh_light(session, claim.need)
     notifications.notify(session, claim.need.created_by, "delivered", claim.need)
 
@@ -383,10 +381,7 @@ def confirm_delivery(
         )
     had_red = points.was_red(claim.need)
     event = lifecycle.transition(session, claim.need, "confirm", actor)
-    claim.status = ClaimStatus.CONFIRMED
-    claim.confirmed_at = utcnow()
-    claim.confirmed_by_id = actor.id
-    session.flush()
+    CLAIM.apply(session, claim, "confirm", actor, confirmed_at=utcnow(), confirmed_by_id=actor.id)
     points.award_for_confirmation(session, claim.need, event, had_red=had_red)
     fulfilment.schedule_follow_up(session, claim.need, actor, follow_up_days)
     notifications.notify(session, claim.claimant, "confirmed", claim.need)
@@ -398,11 +393,16 @@ def dispute_delivery(session: Session, claim: Claim, actor: User, reason: str) -
         raise NotAllowed(_l("Only a caseworker of this area can dispute a delivery."))
     require_live(claim, ClaimStatus.DELIVERED)
     lifecycle.transition(session, claim.need, "dispute", actor, note=reason)
-    claim.status = ClaimStatus.DISPUTED
-    claim.dispute_note = reason.strip()[:500]
-    # A few more days to put it right, never less than were left.
-    claim.due_at = max(claim.due_at, utcnow() + timedelta(days=3))
-    session.flush()
+    CLAIM.apply(
+        session,
+        claim,
+        "dispute",
+        actor,
+        note=reason.strip()[:500],
+        dispute_note=reason.strip()[:500],
+        # A few more days to put it right, never less than were left.
+        due_at=max(claim.due_at, utcnow() + timedelta(days=3)),
+    )
     refresh_light(session, claim.need)
     notifications.notify(session, claim.claimant, "disputed", claim.need, reason=reason)
 

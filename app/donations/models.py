@@ -13,10 +13,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.accounts.models import Organisation
+from app.accounts.models import Organisation, User
 from app.extensions import Base
 from app.models_base import UTCDateTime, enum_column, utcnow
 from app.needs.models import Need
+from app.statemachine import Move, StateMachine
 
 
 class DonationStatus(enum.Enum):
@@ -55,3 +56,19 @@ class Donation(Base):
 
     organisation: Mapped[Organisation] = relationship()
     need: Mapped[Need | None] = relationship()
+
+
+def _caseworker(donation: Donation, actor: User | None) -> bool:
+    return actor is not None and actor.is_caseworker_for(donation.district_code)
+
+
+DONATION = StateMachine(
+    "donation",
+    Donation,
+    Donation.status,
+    {
+        # The goods arrived: from now on the donation counts (points, reports).
+        "receive": Move({DonationStatus.LOGGED}, DonationStatus.RECEIVED, _caseworker),
+        "reject": Move({DonationStatus.LOGGED}, DonationStatus.REJECTED, _caseworker),
+    },
+)

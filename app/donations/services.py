@@ -15,7 +15,7 @@ from werkzeug.datastructures import FileStorage
 
 from app import privacy
 from app.accounts.models import Organisation, OrgKind, Role, User
-from app.donations.models import Donation, DonationStatus
+from app.donations.models import DONATION, Donation, DonationStatus
 from app.errors import Conflict, NotAllowed, ValidationFailed
 from app.models_base import utcnow
 from app.needs.models import PUBLIC_STATES, Need, NeedState
@@ -255,10 +255,9 @@ def receive_donation(session: Session, donation: Donation, actor: User) -> None:
     _caseworker_for(donation, actor)
     if donation.status is not DonationStatus.LOGGED:
         raise Conflict(_l("This donation was already handled."))
-    donation.status = DonationStatus.RECEIVED
-    donation.received_at = utcnow()
-    donation.received_by_id = actor.id
-    session.flush()
+    DONATION.apply(
+        session, donation, "receive", actor, received_at=utcnow(), received_by_id=actor.id
+    )
     points.award_for_donation(session, donation)
     for member in donation.organisation.memberships:
         notifications.notify(session, member.user, "donation_received", donation.need)
@@ -268,8 +267,7 @@ def reject_donation(session: Session, donation: Donation, actor: User) -> None:
     _caseworker_for(donation, actor)
     if donation.status is not DonationStatus.LOGGED:
         raise Conflict(_l("This donation was already handled."))
-    donation.status = DonationStatus.REJECTED
-    session.flush()
+    DONATION.apply(session, donation, "reject", actor)
 
 
 def allocate(session: Session, donation: Donation, need: Need, actor: User) -> None:

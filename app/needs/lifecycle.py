@@ -2,13 +2,13 @@
 
 draft -> submitted -> published (approved by a verifier who is not the author) or rejected
 (with a reason) -> claimed -> delivered -> confirmed -> closed; plus cancelled and expired.
-No code outside this module assigns ``Need.state``.
+The table is a :class:`app.statemachine.StateMachine` like every other status; this module
+adds the need's own rules (the author never verifies; the repair cost cap), its timeline
+(``NeedEvent``) and the ``need_transitioned`` event. Assigning ``Need.state`` anywhere
+else fails the flush.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
@@ -16,12 +16,11 @@ from sqlalchemy.orm import Session
 
 from app import events
 from app.accounts.models import User
-from app.errors import InvalidTransition, NotAllowed, ValidationFailed
 from app.models_base import utcnow
 from app.needs.models import PUBLIC_STATES, Need, NeedEvent, NeedState
+from app.statemachine import Move, StateMachine
 
 S = NeedState
-Permission = Callable[[Need, User | None], bool]
 
 
 def _caseworker(need: Need, actor: User | None) -> bool:
@@ -44,42 +43,32 @@ def _system(need: Need, actor: User | None) -> bool:
     return actor is None
 
 
-@dataclass(frozen=True)
-class Transition:
-    sources: frozenset[NeedState]
-    target: NeedState
-    allowed: Permission
-    note_required: bool = False
-
-
-TRANSITIONS: dict[str, Transition] = {
-    "submit": Transition(frozenset({S.DRAFT, S.REJECTED}), S.SUBMITTED, _caseworker),
-    "approve": Transition(frozenset({S.SUBMITTED}), S.PUBLISHED, _verifier),
-    "reject": Transition(frozenset({S.SUBMITTED}), S.REJECTED, _verifier, note_required=True),
+MOVES: dict[str, Move] = {
+    "submit": Move({S.DRAFT, S.REJECTED}, S.SUBMITTED, _caseworker),
+    "approve": Move({S.SUBMITTED}, S.PUBLISHED, _verifier),
+    "reject": Move({S.SUBMITTED}, S.REJECTED, _verifier, note_required=True),
     # Something private reached a published need: the verifier takes it off the public pages
     # in one step and returns it to the caseworker with the reason.
-    "pull_back": Transition(frozenset({S.PUBLISHED}), S.REJECTED, _verifier, note_required=True),
-    "claim": Transition(frozenset({S.PUBLISHED}), S.CLAIMED, _claimer),
+    "pull_back": Move({S.PUBLISHED}, S.REJECTED, _verifier, note_required=True),
+    "claim": Move({S.PUBLISHED}, S.CLAIMED, _claimer),
     # Fully funded in cash: the payment webhook (the system) takes it off offer.
-    "fund": Transition(frozenset({S.PUBLISHED}), S.CLAIMED, _system),
-    "release": Transition(
-        frozenset({S.CLAIMED}), S.PUBLISHED, _claimant_or_caseworker, note_required=True
-    ),
-    "deliver": Transition(frozenset({S.CLAIMED}), S.DELIVERED, _claimant_or_caseworker),
-    "confirm": Transition(frozenset({S.DELIVERED}), S.CONFIRMED, _caseworker),
-    "dispute": Transition(frozenset({S.DELIVERED}), S.CLAIMED, _caseworker, note_required=True),
+    "fund": Move({S.PUBLISHED}, S.CLAIMED, _system),
+    "release": Move({S.CLAIMED}, S.PUBLISHED, _claimant_or_caseworker, note_required=True),
+    "deliver": Move({S.CLAIMED}, S.DELIVERED, _claimant_or_caseworker),
+    "confirm": Move({S.DELIVERED}, S.CONFIRMED, _caseworker),
+    "dispute": Move({S.DELIVERED}, S.CLAIMED, _caseworker, note_required=True),
     # A confirmation made in error is withdrawn (its points are reversed by counter-entries).
-    "unconfirm": Transition(frozenset({S.CONFIRMED}), S.DELIVERED, _caseworker, note_required=True),
-    "close": Transition(frozenset({S.CONFIRMED}), S.CLOSED, _caseworker),
-    "cancel": Transition(
-        frozenset({S.DRAFT, S.SUBMITTED, S.PUBLISHED, S.REJECTED, S.CLAIMED}),
+    "unconfirm": Move({S.CONFIRMED}, S.DELIVERED, _caseworker, note_required=True),
+    "close": Move({S.CONFIRMED}, S.CLOSED, _caseworker),
+    "cancel": Move(
+        {S.DRAFT, S.SUBMITTED, S.PUBLISHED, S.REJECTED, S.CLAIMED},
         S.CANCELLED,
         _caseworker,
         note_required=True,
     ),
-    "expire": Transition(frozenset({S.PUBLISHED}), S.EXPIRED, _system),
+    "expire": Move({S.PUBLISHED}, S.EXPIRED, _system),
     # A claim not delivered in time lapses: the sweep puts the need back on offer.
-    "lapse": Transition(frozenset({S.CLAIMED}), S.PUBLISHED, _system, note_required=True),
+    "lapse": Move({S.CLAIMED}, S.PUBLISHED, _system, note_required=True),
 }
 
 ACTION_LABELS = {
@@ -105,16 +94,10 @@ ACTION_LABELS = {
 
 def available_actions(need: Need, actor: User | None) -> list[str]:
     """Actions the actor may take on the need now (for buttons and the API)."""
-    return [
-        action
-        for action, t in TRANSITIONS.items()
-        if need.state in t.sources
-        and t.allowed(need, actor)
-        and _guard(action, need, actor) is None
-    ]
+    return NEED.available(need, actor)
 
 
-def _guard(action: str, need: Need, actor: User | None) -> str | None:
+def _guard(need: Need, action: str, actor: User | None) -> str | None:
     """Rules beyond role and state; returns the refusal message, or None."""
     if action == "approve" and actor is not None:
         if actor.id in _authors(need):
@@ -142,6 +125,18 @@ def _authors(need: Need) -> set[int]:
     return authors
 
 
+NEED = StateMachine(
+    "need",
+    Need,
+    Need.state,
+    MOVES,
+    labels=ACTION_LABELS,
+    guard=_guard,
+    noun=_l("need"),
+)
+TRANSITIONS = NEED.moves
+
+
 def transition(
     session: Session,
     need: Need,
@@ -150,65 +145,28 @@ def transition(
     note: str = "",
     **changes: object,
 ) -> NeedEvent:
-    """Move ``need`` by ``action``; check permission; record the event.
+    """Move ``need`` by ``action`` through :data:`NEED` (table, permission, the rules of
+    :func:`_guard`, compare-and-set, status event), then record the step on the need's own
+    timeline and tell the other domains (``events.need_transitioned``).
 
-    The state change is a compare-and-set (``UPDATE ... WHERE state = <expected>``), so two
-    people acting at once cannot both win: the loser gets ``InvalidTransition`` and the
+    Two people acting at once cannot both win: the loser gets ``InvalidTransition`` and the
     need stays as the winner left it. ``changes`` are extra columns set in the same update.
     """
-    spec = TRANSITIONS.get(action)
-    if spec is None:
-        raise InvalidTransition(_l("Unknown action."))
-    current = need.state
-    if current not in spec.sources:
-        raise InvalidTransition(
-            _l(
-                "This need is %(state)s; it cannot be changed by “%(action)s”.",
-                state=state_label(current),
-                action=ACTION_LABELS[action],
-            )
-        )
-    if not spec.allowed(need, actor):
-        raise NotAllowed(_l("You are not allowed to do that to this need."))
-    refusal = _guard(action, need, actor)
-    if refusal:
-        raise NotAllowed(refusal)
     note = (note or "").strip()
-    if spec.note_required and not note:
-        raise ValidationFailed(
-            _l("Please give a reason."), errors={"note": [str(_l("A reason is required."))]}
-        )
-    if len(note) > 500:
-        raise ValidationFailed(
-            _l("The reason is too long."), errors={"note": [str(_l("At most 500 characters."))]}
-        )
-
-    values: dict[str, object] = {"state": spec.target, "updated_at": utcnow(), **changes}
+    values: dict[str, object] = {"updated_at": utcnow(), **changes}
     if action == "approve":
         values["published_at"] = utcnow()
     if action in ("reject", "pull_back"):
         values["rejection_reason"] = note
-    result = session.execute(
-        update(Need)
-        .where(Need.id == need.id, Need.state == current)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.refresh(need)
-        raise InvalidTransition(
-            _l(
-                "Someone else changed this need a moment ago; it is now %(state)s.",
-                state=state_label(need.state),
-            )
-        )
+    current = need.state
+    record = NEED.apply(session, need, action, actor, note, **values)
     event = NeedEvent(
         need_id=need.id,
         actor_id=actor.id if actor else None,
         from_state=current,
-        to_state=spec.target,
+        to_state=need.state,
         action=action,
-        note=note,
+        note=record.note,
     )
     session.add(event)
     session.flush()

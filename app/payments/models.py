@@ -15,6 +15,7 @@ from app.accounts.models import User
 from app.extensions import Base
 from app.models_base import UTCDateTime, enum_column, utcnow
 from app.needs.models import Need
+from app.statemachine import Move, StateMachine, system
 
 
 class CashStatus(enum.Enum):
@@ -81,3 +82,19 @@ class StripeEvent(Base):
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(80))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+P = CashStatus
+#: Stripe's webhooks and the refund worker move cash donations; nobody else does.
+CASH = StateMachine(
+    "cash-donation",
+    CashDonation,
+    CashDonation.status,
+    {
+        "pay": Move({P.PENDING}, P.PAID, system),
+        "expire": Move({P.PENDING}, P.EXPIRED, system),
+        "fail": Move({P.PENDING}, P.FAILED, system),
+        "refund_part": Move({P.PAID}, P.PARTLY_REFUNDED, system),
+        "refund": Move({P.PAID, P.PARTLY_REFUNDED}, P.REFUNDED, system),
+    },
+)

@@ -25,7 +25,7 @@ from app.extensions import run_after_commit
 from app.models_base import utcnow
 from app.needs.models import Need, NeedKind, NeedState
 from app.notifications import services as notifications
-from app.payments.models import COUNTING, CashDonation, CashStatus, StripeEvent
+from app.payments.models import CASH, COUNTING, CashDonation, CashStatus, StripeEvent
 from app.urls import site_url
 
 log = logging.getLogger(__name__)
@@ -245,10 +245,14 @@ def _paid(session: Session, checkout: Any) -> None:
         return  # out of order or already applied: never move a donation backwards
     need = _lock_need(session, donation.need_id)
     before = funded_minor(session, need)
-    donation.status = CashStatus.PAID
-    donation.paid_at = utcnow()
-    donation.payment_intent_id = checkout.get("payment_intent")
-    session.flush()
+    CASH.apply(
+        session,
+        donation,
+        "pay",
+        None,
+        paid_at=utcnow(),
+        payment_intent_id=checkout.get("payment_intent"),
+    )
     goal = goal_minor(need)
     # Two donors racing for the last ¥50 both pay; the excess goes back, exactly once.
     excess = max(0, before + donation.amount_minor - goal)
@@ -271,8 +275,7 @@ def _fully_funded(session: Session, need: Need, last: CashDonation) -> None:
 def _ended(session: Session, checkout: Any, status: CashStatus) -> None:
     donation = _donation_for(session, checkout)
     if donation is not None and donation.status is CashStatus.PENDING:
-        donation.status = status
-        session.flush()
+        CASH.apply(session, donation, "expire" if status is CashStatus.EXPIRED else "fail", None)
 
 
 def _refund_seen(session: Session, charge: Any) -> None:
@@ -286,8 +289,7 @@ def _refund_seen(session: Session, charge: Any) -> None:
         extra = refunded - donation.refunded_minor
         donation.refund_due_minor = max(0, donation.refund_due_minor - extra)
         donation.refunded_minor = min(refunded, donation.amount_minor)
-        _set_refund_status(donation)
-        session.flush()
+        _set_refund_status(session, donation)
 
 
 # --- refunds ---------------------------------------------------------------------------
@@ -357,7 +359,7 @@ def send_due_refunds() -> int:
             donation.refunded_minor = target
             donation.refund_due_minor = 0
             donation.refunded_at = utcnow()
-            _set_refund_status(donation)
+            _set_refund_status(session, donation)
             notifications.notify(session, donation.donor, "cash_refunded", donation.need)
             session.commit()
             sent += 1
@@ -366,11 +368,15 @@ def send_due_refunds() -> int:
     return sent
 
 
-def _set_refund_status(donation: CashDonation) -> None:
+def _set_refund_status(session: Session, donation: CashDonation) -> None:
     if donation.refunded_minor >= donation.amount_minor:
-        donation.status = CashStatus.REFUNDED
+        action, target = "refund", CashStatus.REFUNDED
     elif donation.refunded_minor > 0:
-        donation.status = CashStatus.PARTLY_REFUNDED
+        action, target = "refund_part", CashStatus.PARTLY_REFUNDED
+    else:
+        return
+    if donation.status is not target:
+        CASH.apply(session, donation, action, None)
 
 
 # --- reading ---------------------------------------------------------------------------

@@ -12,9 +12,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.accounts.models import Organisation, User
+from app.accounts.models import Organisation, Role, User
 from app.extensions import Base
 from app.models_base import UTCDateTime, enum_column, utcnow
+from app.statemachine import Move, StateMachine
 
 OWNER_CHECK = "(owner_user_id IS NULL) <> (owner_org_id IS NULL)"
 
@@ -103,3 +104,33 @@ class Redemption(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     reward: Mapped[Reward] = relationship()
+
+
+def _admin(redemption: Redemption, actor: User | None) -> bool:
+    return actor is not None and actor.has_role(Role.ADMIN)
+
+
+def _redeemer_or_admin(redemption: Redemption, actor: User | None) -> bool:
+    """An admin, or whoever holds the points spent: the person, or their organisation's
+    admin (company and team admins act for their organisation)."""
+    if actor is None:
+        return False
+    if actor.has_role(Role.ADMIN):
+        return True
+    org = actor.organisation
+    if org is not None and actor.is_org_admin(org):
+        return redemption.owner_org_id == org.id
+    return redemption.owner_user_id == actor.id
+
+
+REDEMPTION = StateMachine(
+    "redemption",
+    Redemption,
+    Redemption.status,
+    {
+        # An admin hands the reward over against its code.
+        "collect": Move({RedemptionStatus.ACTIVE}, RedemptionStatus.COLLECTED, _admin),
+        # Points and stock go back.
+        "cancel": Move({RedemptionStatus.ACTIVE}, RedemptionStatus.CANCELLED, _redeemer_or_admin),
+    },
+)

@@ -22,11 +22,17 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Organisation, Role, User
 from app.claims.models import Claim, DeliveryMethod
 from app.donations.models import Donation
-from app.errors import Conflict, NotAllowed, NotFound
+from app.errors import Conflict, InvalidTransition, NotAllowed, NotFound
 from app.models_base import CHINA, utcnow
 from app.needs.models import Light, Need, NeedEvent, NeedKind
 from app.points import rules
-from app.points.models import EntryKind, PointsEntry, Redemption, RedemptionStatus, Reward
+from app.points.models import (
+    REDEMPTION,
+    EntryKind,
+    PointsEntry,
+    Redemption,
+    Reward,
+)
 from app.shifts.models import Shift, ShiftSignup
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -441,14 +447,10 @@ def cancel_redemption(session: Session, redemption: Redemption, actor: User) -> 
     owner = Owner(redemption.owner_user_id, redemption.owner_org_id)
     if not (actor.has_role(Role.ADMIN) or Owner.of(actor) == owner):
         raise NotAllowed(_l("Only the redeemer or an admin can cancel a redemption."))
-    cancelled = session.execute(
-        update(Redemption)
-        .where(Redemption.id == redemption.id, Redemption.status == RedemptionStatus.ACTIVE)
-        .values(status=RedemptionStatus.CANCELLED, cancelled_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if cancelled.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(_l("This redemption was already cancelled or collected."))
+    try:
+        REDEMPTION.apply(session, redemption, "cancel", actor, cancelled_at=utcnow())
+    except InvalidTransition as exc:
+        raise Conflict(_l("This redemption was already cancelled or collected.")) from exc
     session.execute(
         update(Reward).where(Reward.id == redemption.reward_id).values(stock=Reward.stock + 1)
     )
@@ -475,15 +477,10 @@ def collect_redemption(session: Session, redemption: Redemption, actor: User) ->
     """An admin hands the reward over against its code."""
     if not actor.has_role(Role.ADMIN):
         raise NotAllowed(_l("Only an admin hands out rewards."))
-    done = session.execute(
-        update(Redemption)
-        .where(Redemption.id == redemption.id, Redemption.status == RedemptionStatus.ACTIVE)
-        .values(status=RedemptionStatus.COLLECTED)
-        .execution_options(synchronize_session=False)
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(_l("This redemption was already cancelled or collected."))
-    session.refresh(redemption)
+    try:
+        REDEMPTION.apply(session, redemption, "collect", actor)
+    except InvalidTransition as exc:
+        raise Conflict(_l("This redemption was already cancelled or collected.")) from exc
 
 
 def redemption_by_code(session: Session, code: str) -> Redemption:

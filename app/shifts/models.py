@@ -19,6 +19,7 @@ from app.accounts.models import Organisation, User
 from app.extensions import Base
 from app.models_base import UTCDateTime, enum_column, utcnow
 from app.needs.models import Need
+from app.statemachine import Move, StateMachine
 
 
 class Shift(Base):
@@ -91,3 +92,34 @@ class ShiftSignup(Base):
     @property
     def hours_worked(self) -> float:
         return round((self.minutes_worked or 0) / 60, 2)
+
+
+def _member_or_leader(signup: ShiftSignup, actor: User | None) -> bool:
+    """The member, their team's leader, or a caseworker of the area (cancelling the need)."""
+    return actor is not None and (
+        actor.id == signup.user_id
+        or actor.is_org_admin(signup.organisation)
+        or actor.is_caseworker_for(signup.shift.need.district_code)
+    )
+
+
+def _booker(signup: ShiftSignup, actor: User | None) -> bool:
+    """A team leader booking their members, or a caseworker booking a team (season plan)."""
+    if actor is None:
+        return False
+    organisation = actor.organisation
+    return (organisation is not None and actor.is_org_admin(organisation)) or (
+        actor.is_caseworker_for(signup.shift.need.district_code)
+    )
+
+
+SIGNUP = StateMachine(
+    "shift-signup",
+    ShiftSignup,
+    ShiftSignup.status,
+    {
+        "cancel": Move({SignupStatus.BOOKED}, SignupStatus.CANCELLED, _member_or_leader),
+        # A member signed up again after cancelling keeps their one row per shift.
+        "rebook": Move({SignupStatus.CANCELLED}, SignupStatus.BOOKED, _booker),
+    },
+)

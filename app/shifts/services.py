@@ -29,7 +29,7 @@ from app.needs import fulfilment, lifecycle
 from app.needs.models import Need, NeedKind, NeedState
 from app.notifications import services as notifications
 from app.points import services as points
-from app.shifts.models import Shift, ShiftSignup, SignupStatus
+from app.shifts.models import SIGNUP, Shift, ShiftSignup, SignupStatus
 
 
 @dataclass
@@ -298,11 +298,23 @@ def _take_places(
             )
         )
         if signup is None:
-            signup = ShiftSignup(shift_id=shift.id, user_id=user_id)
+            signup = ShiftSignup(
+                shift_id=shift.id,
+                user_id=user_id,
+                organisation_id=organisation.id,
+                signed_up_by_id=actor.id,
+                status=SignupStatus.BOOKED,
+            )
             session.add(signup)
-        signup.organisation_id = organisation.id
-        signup.signed_up_by_id = actor.id
-        signup.status = SignupStatus.BOOKED
+        else:
+            SIGNUP.apply(
+                session,
+                signup,
+                "rebook",
+                actor,
+                organisation_id=organisation.id,
+                signed_up_by_id=actor.id,
+            )
         signups.append(signup)
     session.flush()
     if need.state is NeedState.PUBLISHED:
@@ -332,7 +344,7 @@ def cancel_signup(session: Session, signup: ShiftSignup, actor: User) -> None:
         raise NotAllowed(_l("Only the member or their team leader can cancel a sign-up."))
     if signup.status is not SignupStatus.BOOKED or signup.checked_in_at is not None:
         raise Conflict(_l("This sign-up can no longer be cancelled."))
-    signup.status = SignupStatus.CANCELLED
+    SIGNUP.apply(session, signup, "cancel", actor)
     session.execute(
         update(Shift)
         .where(Shift.id == signup.shift_id, Shift.places_taken > 0)

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.claims.models import Claim, ClaimStatus, DeliveryMethod
+from app.claims.models import CLAIM, Claim, ClaimStatus, DeliveryMethod
 from app.models_base import local_today, utcnow
 from app.needs import lifecycle
 from app.needs.models import Light, Need, NeedState
@@ -62,9 +62,7 @@ def release_overdue_claims(session: Session, now: datetime, report: SweepReport)
     for claim in overdue:
         need = claim.need
         reason = str(_l("Not delivered by %(due)s.", due=claim.due_at.date().isoformat()))
-        claim.status = ClaimStatus.EXPIRED
-        claim.ended_at = now
-        claim.end_reason = reason
+        CLAIM.apply(session, claim, "lapse", None, reason, ended_at=now, end_reason=reason)
         lifecycle.transition(
             session,
             need,
