@@ -29,7 +29,9 @@ status_changed = _signals.signal(
 #: :class:`~app.needs.models.NeedEvent`, whose ``action`` says which move), ``actor``,
 #: ``was_public``.
 need_transitioned = _signals.signal("need-transitioned", doc="A need changed state.")
-#: A claim changed status. Keywords: ``session``, ``claim``, ``action``, ``actor``.
+#: A claim was made or changed status (``action``: ``claim`` or ``fund`` when it was
+#: made, then the claim machine's moves). Keywords: ``session``, ``claim``, ``action``,
+#: ``actor`` (None: the system), ``reason``.
 claim_transitioned = _signals.signal("claim-transitioned", doc="A claim changed status.")
 #: Volunteer hours were confirmed. Keywords: ``session``, ``signup``, ``actor``.
 hours_confirmed = _signals.signal("hours-confirmed", doc="Volunteer hours confirmed.")
@@ -37,6 +39,26 @@ hours_confirmed = _signals.signal("hours-confirmed", doc="Volunteer hours confir
 donation_received = _signals.signal("donation-received", doc="An in-kind donation arrived.")
 #: A cash payment succeeded. Keywords: ``session``, ``cash``.
 payment_succeeded = _signals.signal("payment-succeeded", doc="A cash payment succeeded.")
+#: The help a need got was confirmed (a claim confirmed, or farm work with its hours),
+#: after the claim and sign-ups were marked. Keywords: ``session``, ``need``,
+#: ``need_event`` (the confirm ``NeedEvent``), ``was_red`` (before the confirmation),
+#: ``actor``.
+help_confirmed = _signals.signal("help-confirmed", doc="A need's help was confirmed.")
+#: Activity on a need without a state change (a sign-up, an acceptance, a check-in, a
+#: follow-up visit). Keywords: ``session``, ``need``.
+need_touched = _signals.signal("need-touched", doc="Something happened on a need.")
+#: A need was written or edited by its caseworker. Keywords: ``session``, ``need``,
+#: ``was_public``.
+need_edited = _signals.signal("need-edited", doc="A need was created or edited.")
+#: Team members were booked on a shift. Keywords: ``session``, ``shift``, ``signups``,
+#: ``actor`` (who booked), ``leader`` (who answers for the team).
+shift_booked = _signals.signal("shift-booked", doc="Places on a shift were booked.")
+#: A company logged an in-kind donation. Keywords: ``session``, ``donation``.
+donation_logged = _signals.signal("donation-logged", doc="An in-kind donation was logged.")
+#: Money went back to a donor. Keywords: ``session``, ``cash``.
+refund_sent = _signals.signal("refund-sent", doc="A refund reached the donor.")
+#: A need's light turned red in the sweep. Keywords: ``session``, ``need``.
+light_turned_red = _signals.signal("light-turned-red", doc="A need's light turned red.")
 
 #: Asked before a need is claimed in kind (and to decide whether to offer the claim form).
 #: Keywords: ``session``, ``need``. A receiver returns a reason to refuse, or None.

@@ -39,6 +39,17 @@ class OrgStatus(enum.Enum):
     REJECTED = "rejected"
 
 
+class Skill(enum.Enum):
+    """Skills a repair may require; organisations get them verified by an admin."""
+
+    ELECTRICIAN = "electrician"
+    GAS_FITTER = "gas_fitter"
+    PLUMBER = "plumber"
+    MASON = "mason"
+    ROOFER = "roofer"
+    CARPENTER = "carpenter"
+
+
 class MemberRole(enum.Enum):
     MEMBER = "member"
     ADMIN = "admin"  # a company's admin, a team's leader
@@ -202,7 +213,7 @@ class OrganisationSkill(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
-    skill: Mapped[str] = mapped_column(String(20))  # a needs.models.Skill value
+    skill: Mapped[str] = mapped_column(String(20))  # a Skill value
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 

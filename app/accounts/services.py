@@ -26,6 +26,7 @@ from app.accounts.models import (
     OrgKind,
     OrgStatus,
     Role,
+    Skill,
     User,
 )
 from app.errors import Conflict, NotAllowed, ValidationFailed
@@ -378,8 +379,6 @@ def declare_skills(
 ) -> None:
     """An organisation's admin says which trades it offers; new ones wait for an admin's
     check (a licence, a certificate) before they count for repairs."""
-    from app.needs.models import Skill
-
     if not actor.is_org_admin(organisation):
         raise NotAllowed(_l("Only the organisation's admin can change its skills."))
     known = {s.value for s in Skill}

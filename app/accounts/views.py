@@ -17,12 +17,19 @@ from app.accounts.forms import (
     RegisterForm,
     StaffForm,
 )
-from app.accounts.models import ApiKey, Organisation, OrganisationSkill, OrgKind, Role, User
+from app.accounts.models import (
+    ApiKey,
+    Organisation,
+    OrganisationSkill,
+    OrgKind,
+    Role,
+    Skill,
+    User,
+)
 from app.errors import NotAllowed, ValidationFailed, get_or_404
 from app.extensions import db, limiter
 from app.forms import apply_service_errors, area_choices, district_choices
 from app.labels import choices
-from app.needs.models import Skill
 from app.permissions import role_required
 
 bp = Blueprint("accounts", __name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -34,9 +34,7 @@ from app.labels import label
 from app.models_base import readable_code, utcnow
 from app.needs import fulfilment, lifecycle
 from app.needs.models import Need, NeedKind, NeedState
-from app.notifications import services as notifications
-from app.points import services as points
-from app.supervision.lights import refresh_light
+from app.uploads import services as uploads
 
 _RNG = random.SystemRandom()
 
@@ -188,8 +186,7 @@ def claim_need(
     except IntegrityError as exc:
         # The partial unique index caught a second live claim: the loser gets a clean 409.
         raise NotClaimable(_l("Someone else claimed this need a moment ago.")) from exc
-    refresh_light(session, need)
-    notifications.notify(session, need.created_by, "claimed", need)
+    _announce(session, claim, "claim", actor)
     return claim
 
 
@@ -216,8 +213,35 @@ def open_cash_claim(session: Session, need: Need, last_funder: User) -> Claim:
     )
     session.add(claim)
     session.flush()
-    refresh_light(session, need)
+    _announce(session, claim, "fund", None)
     return claim
+
+
+def _announce(
+    session: Session, claim: Claim, action: str, actor: User | None, reason: str = ""
+) -> None:
+    """Tell the other domains (lights, notifications) what happened to the claim."""
+    events.emit(
+        events.claim_transitioned,
+        session=session,
+        claim=claim,
+        action=action,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def _move(
+    session: Session,
+    claim: Claim,
+    action: str,
+    actor: User | None,
+    reason: str = "",
+    **changes: object,
+) -> None:
+    """Move the claim through its machine (:data:`CLAIM`) and announce it."""
+    CLAIM.apply(session, claim, action, actor, note=reason, **changes)
+    _announce(session, claim, action, actor, reason)
 
 
 def _not_allowed_reason(need: Need, actor: User) -> object:
@@ -250,15 +274,14 @@ def accept_claim(session: Session, claim: Claim, actor: User) -> None:
     if not actor.is_caseworker_for(claim.need.district_code):
         raise NotAllowed(_l("Only a caseworker of this area can accept a claim."))
     require_live(claim, ClaimStatus.PENDING)
-    CLAIM.apply(session, claim, "accept", actor, accepted_at=utcnow(), accepted_by_id=actor.id)
+    _move(session, claim, "accept", actor, accepted_at=utcnow(), accepted_by_id=actor.id)
     lifecycle.touch(session, claim.need)
-    notifications.notify(session, claim.claimant, "claim_accepted", claim.need)
 
 
 def end_claim(session: Session, claim: Claim, action: str, actor: User | None, reason: str) -> None:
     """End a live claim by ``action`` (withdraw, release, lapse), keeping the reason."""
     reason = reason.strip()[:500]
-    CLAIM.apply(session, claim, action, actor, note=reason, ended_at=utcnow(), end_reason=reason)
+    _move(session, claim, action, actor, reason, ended_at=utcnow(), end_reason=reason)
 
 
 def withdraw_claim(session: Session, claim: Claim, actor: User, reason: str) -> None:
@@ -277,7 +300,6 @@ def withdraw_claim(session: Session, claim: Claim, actor: User, reason: str) -> 
         claimant_org_id=None,
     )
     end_claim(session, claim, "withdraw", actor, reason)
-    notifications.notify(session, claim.need.created_by, "withdrawn", claim.need)
 
 
 def _as_claimant(claim: Claim, actor: User) -> User:
@@ -307,7 +329,6 @@ def release_claim(session: Session, claim: Claim, actor: User, reason: str) -> N
         session, claim.need, "release", actor, note=reason, claimant_id=None, claimant_org_id=None
     )
     end_claim(session, claim, "release", actor, reason)
-    notifications.notify(session, claim.claimant, "released", claim.need, reason=reason)
 
 
 def mark_delivered(
@@ -318,8 +339,6 @@ def mark_delivered(
     photos: Sequence[FileStorage] = (),
 ) -> None:
     """The claimer reports delivery, with photos as proof."""
-    from app.uploads import services as uploads
-
     cash = claim.method is DeliveryMethod.CASH  # the caseworker bought and delivered it
     if cash:
         allowed = actor.is_caseworker_for(claim.need.district_code)
@@ -352,17 +371,15 @@ def mark_delivered(
         actor if cash else _as_claimant(claim, actor),
         note=note.strip()[:500],
     )
-    CLAIM.apply(
+    _move(
         session,
         claim,
         "deliver",
         actor,
-        note=note.strip()[:500],
+        note.strip()[:500],
         delivered_at=utcnow(),
         delivery_note=note.strip(),
     )
-    refresh_light(session, claim.need)
-    notifications.notify(session, claim.need.created_by, "delivered", claim.need)
 
 
 def confirm_delivery(
@@ -379,12 +396,18 @@ def confirm_delivery(
                 "pass it before it can be confirmed."
             )
         )
-    had_red = points.was_red(claim.need)
+    was_red = claim.need.is_red_or_overdue
     event = lifecycle.transition(session, claim.need, "confirm", actor)
-    CLAIM.apply(session, claim, "confirm", actor, confirmed_at=utcnow(), confirmed_by_id=actor.id)
-    points.award_for_confirmation(session, claim.need, event, had_red=had_red)
+    _move(session, claim, "confirm", actor, confirmed_at=utcnow(), confirmed_by_id=actor.id)
+    events.emit(
+        events.help_confirmed,
+        session=session,
+        need=claim.need,
+        need_event=event,
+        was_red=was_red,
+        actor=actor,
+    )
     fulfilment.schedule_follow_up(session, claim.need, actor, follow_up_days)
-    notifications.notify(session, claim.claimant, "confirmed", claim.need)
 
 
 def dispute_delivery(session: Session, claim: Claim, actor: User, reason: str) -> None:
@@ -393,18 +416,16 @@ def dispute_delivery(session: Session, claim: Claim, actor: User, reason: str) -
         raise NotAllowed(_l("Only a caseworker of this area can dispute a delivery."))
     require_live(claim, ClaimStatus.DELIVERED)
     lifecycle.transition(session, claim.need, "dispute", actor, note=reason)
-    CLAIM.apply(
+    _move(
         session,
         claim,
         "dispute",
         actor,
-        note=reason.strip()[:500],
+        reason.strip()[:500],
         dispute_note=reason.strip()[:500],
         # A few more days to put it right, never less than were left.
         due_at=max(claim.due_at, utcnow() + timedelta(days=3)),
     )
-    refresh_light(session, claim.need)
-    notifications.notify(session, claim.claimant, "disputed", claim.need, reason=reason)
 
 
 # --- follow-up, thanks, close ----------------------------------------------------------
@@ -417,3 +438,18 @@ def claim_status_label(status: ClaimStatus) -> str:
     from app.labels import label
 
     return label(status)
+
+
+def lapse_claim(session: Session, claim: Claim, reason: str, now: datetime) -> None:
+    """The sweep takes back a claim not delivered by its due date."""
+    reason = reason.strip()[:500]
+    _move(session, claim, "lapse", None, reason, ended_at=now, end_reason=reason)
+
+
+def unconfirm_claim(session: Session, need: Need, actor: User | None, reason: str) -> None:
+    """A confirmation withdrawn in error: the confirmed claim is delivered again."""
+    claim = session.scalar(
+        select(Claim).where(Claim.need_id == need.id, Claim.status == ClaimStatus.CONFIRMED)
+    )
+    if claim is not None:
+        _move(session, claim, "unconfirm", actor, reason, confirmed_at=None, confirmed_by_id=None)

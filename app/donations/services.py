@@ -13,15 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
-from app import privacy
+from app import events, privacy
 from app.accounts.models import Organisation, OrgKind, Role, User
 from app.donations.models import DONATION, Donation, DonationStatus
 from app.errors import Conflict, NotAllowed, ValidationFailed
 from app.models_base import utcnow
 from app.needs.models import PUBLIC_STATES, Need, NeedState
-from app.notifications import services as notifications
 from app.places import gazetteer
-from app.points import services as points
+from app.uploads import services as uploads
 
 MAX_CSV_ROWS = 1000
 CSV_COLUMNS = ("item", "quantity", "value_yuan", "need_id", "district_code", "note", "external_ref")
@@ -112,8 +111,6 @@ def log_donation(
     session.add(donation)
     session.flush()
     if receipt is not None and receipt.filename:
-        from app.uploads import services as uploads
-
         uploads.store_image(
             session,
             receipt,
@@ -122,8 +119,7 @@ def log_donation(
             district_code=donation.district_code,
             uploaded_by=actor,
         )
-    if need is not None:
-        notifications.notify(session, need.created_by, "donation_logged", need)
+    events.emit(events.donation_logged, session=session, donation=donation)
     return LoggedDonation(donation, created=True)
 
 
@@ -258,9 +254,7 @@ def receive_donation(session: Session, donation: Donation, actor: User) -> None:
     DONATION.apply(
         session, donation, "receive", actor, received_at=utcnow(), received_by_id=actor.id
     )
-    points.award_for_donation(session, donation)
-    for member in donation.organisation.memberships:
-        notifications.notify(session, member.user, "donation_received", donation.need)
+    events.emit(events.donation_received, session=session, donation=donation, actor=actor)
 
 
 def reject_donation(session: Session, donation: Donation, actor: User) -> None:

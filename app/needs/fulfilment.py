@@ -16,7 +16,6 @@ from app.errors import Conflict, NotAllowed, ValidationFailed
 from app.models_base import local_today, utcnow
 from app.needs import lifecycle
 from app.needs.models import FollowUp, Need, NeedState
-from app.points import services as points
 
 
 def schedule_follow_up(
@@ -95,10 +94,9 @@ def cancel_need(session: Session, need: Need, actor: User, reason: str) -> None:
 def withdraw_confirmation(session: Session, need: Need, actor: User, reason: str) -> None:
     """Undo a confirmation made in error: the need goes back to delivered; the claim goes
     back to delivered and the hours stop counting (their packages react to the event), and
-    every point the confirmation gave is reversed by a counter-entry."""
+    every point the confirmation gave is reversed by a counter-entry (points reacts)."""
     lifecycle.transition(session, need, "unconfirm", actor, note=reason)
     for visit in follow_ups_of(session, need):
         if visit.done_at is None:
             session.delete(visit)
     session.flush()
-    points.reverse_confirmation(session, need)

@@ -171,12 +171,8 @@ def transition(
     session.add(event)
     session.flush()
     session.refresh(need)
-    from app.supervision.lights import refresh_light  # lights read claims; avoid a cycle
-
-    refresh_light(session, need)
-    from app import search_index  # the index reads needs; imported late like the lights
-
-    search_index.need_changed(session, need, was_public=current in PUBLIC_STATES)
+    # The light, the search index, claims, shifts, payments, points and notifications
+    # react to this (each in its own package's handlers.py).
     events.emit(
         events.need_transitioned,
         session=session,
@@ -198,9 +194,7 @@ def touch(session: Session, need: Need) -> None:
         .execution_options(synchronize_session=False)
     )
     session.refresh(need)
-    from app.supervision.lights import refresh_light
-
-    refresh_light(session, need)
+    events.emit(events.need_touched, session=session, need=need)
 
 
 def record_creation(session: Session, need: Need, actor: User) -> None:

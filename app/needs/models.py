@@ -12,7 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.accounts.models import Role, User
+from app.accounts.models import Role, Skill, User
 from app.extensions import Base
 from app.models_base import UTCDateTime, enum_column, utcnow
 from app.places import gazetteer
@@ -66,17 +66,6 @@ class RepairCategory(enum.Enum):
     ROOF = "roof"
     PLUMBING = "plumbing"
     OTHER = "other"
-
-
-class Skill(enum.Enum):
-    """Skills a repair may require; organisations get them verified by an admin."""
-
-    ELECTRICIAN = "electrician"
-    GAS_FITTER = "gas_fitter"
-    PLUMBER = "plumber"
-    MASON = "mason"
-    ROOFER = "roofer"
-    CARPENTER = "carpenter"
 
 
 class NeedState(enum.Enum):
@@ -265,6 +254,12 @@ class Need(Base):
         }.get(user.role, ())
         organisation = user.organisation
         return self.kind in kinds and organisation is not None and organisation.can_claim()
+
+    @property
+    def is_red_or_overdue(self) -> bool:
+        """Red, or overdue once: help confirmed now earns the rescue bonus (read it before
+        confirming; the confirmation recomputes the light)."""
+        return self.light is Light.RED or self.overdue_at is not None
 
     def is_claimant(self, user: User) -> bool:
         return user.is_authenticated and self.claimant_id == user.id

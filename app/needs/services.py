@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, case, false, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app import privacy, search_index
+from app import events, privacy
 from app.accounts.models import Role, User
 from app.errors import NotAllowed, ValidationFailed
 from app.models_base import local_today, utcnow
@@ -293,7 +293,7 @@ def create_need(session: Session, actor: User, household: Household, data: NeedD
     session.flush()
     lifecycle.record_creation(session, need, actor)
     session.flush()
-    search_index.need_changed(session, need, was_public=False)
+    events.emit(events.need_edited, session=session, need=need, was_public=False)
     return need
 
 
@@ -314,7 +314,7 @@ def update_need(session: Session, need: Need, actor: User, data: NeedData) -> No
     need.exception_approved_by_id = None
     lifecycle.record_edit(session, need, actor)
     session.flush()
-    search_index.need_changed(session, need)
+    events.emit(events.need_edited, session=session, need=need, was_public=need.is_public)
 
 
 def approve_cost_exception(session: Session, need: Need, actor: User, note: str) -> None:

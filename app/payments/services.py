@@ -19,12 +19,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import events
 from app.accounts.models import Role, User
+from app.claims.services import open_cash_claim
 from app.errors import Conflict, DomainError, NotAllowed, ValidationFailed
-from app.extensions import run_after_commit
+from app.extensions import db, run_after_commit
 from app.models_base import utcnow
 from app.needs.models import Need, NeedKind, NeedState
-from app.notifications import services as notifications
 from app.payments.models import CASH, COUNTING, CashDonation, CashStatus, StripeEvent
 from app.urls import site_url
 
@@ -262,14 +263,11 @@ def _paid(session: Session, checkout: Any) -> None:
         _decide_refund(session, donation, min(excess, donation.amount_minor), "excess")
     if need.state is NeedState.PUBLISHED and funded_minor(session, need) >= goal > 0:
         _fully_funded(session, need, donation)
-    notifications.notify(session, donation.donor, "cash_received", need)
+    events.emit(events.payment_succeeded, session=session, cash=donation)
 
 
 def _fully_funded(session: Session, need: Need, last: CashDonation) -> None:
-    from app.claims.services import open_cash_claim
-
-    open_cash_claim(session, need, last.donor)
-    notifications.notify(session, need.created_by, "fully_funded", need)
+    open_cash_claim(session, need, last.donor)  # announces itself ("fund"): lights, mail
 
 
 def _ended(session: Session, checkout: Any, status: CashStatus) -> None:
@@ -328,8 +326,6 @@ def refund_for_cancelled_need(session: Session, need: Need) -> int:
 
 def send_due_refunds() -> int:
     """Send every decided refund to Stripe, in its own transaction per donation."""
-    from app.extensions import db
-
     sent = 0
     session = db.session_factory()
     try:
@@ -360,7 +356,7 @@ def send_due_refunds() -> int:
             donation.refund_due_minor = 0
             donation.refunded_at = utcnow()
             _set_refund_status(session, donation)
-            notifications.notify(session, donation.donor, "cash_refunded", donation.need)
+            events.emit(events.refund_sent, session=session, cash=donation)
             session.commit()
             sent += 1
     finally:

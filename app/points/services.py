@@ -24,7 +24,8 @@ from app.claims.models import Claim, DeliveryMethod
 from app.donations.models import Donation
 from app.errors import Conflict, InvalidTransition, NotAllowed, NotFound
 from app.models_base import CHINA, utcnow
-from app.needs.models import Light, Need, NeedEvent, NeedKind
+from app.needs.models import Need, NeedEvent, NeedKind
+from app.payments.models import COUNTING, CashDonation
 from app.points import rules
 from app.points.models import (
     REDEMPTION,
@@ -111,11 +112,6 @@ def _write_awards(
 def _self_help(need: Need, user: User) -> bool:
     """No points for one's own needs, or for needs of households in one's own care."""
     return user.id == need.created_by_id or (user.is_staff_for(need.district_code))
-
-
-def was_red(need: Need) -> bool:
-    """Read before confirming: the light is recomputed by the confirmation itself."""
-    return need.light is Light.RED or need.overdue_at is not None
 
 
 def award_for_confirmation(
@@ -205,8 +201,6 @@ def award_for_confirmation(
 
 def _cash_awards(session: Session, need: Need, config: Any, had_red: bool) -> list[rules.Award]:
     """Each funder earns points for the money the need kept of their gift."""
-    from app.payments.models import COUNTING, CashDonation
-
     awards: list[rules.Award] = []
     gifts = session.scalars(
         select(CashDonation).where(

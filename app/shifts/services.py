@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app import privacy
+from app import events, privacy
 from app.accounts.models import MemberRole, Membership, Organisation, OrgKind, User
 from app.errors import (
     CapacityExceeded,
@@ -27,8 +27,6 @@ from app.errors import (
 from app.models_base import local_today, readable_code, utcnow
 from app.needs import fulfilment, lifecycle
 from app.needs.models import Need, NeedKind, NeedState
-from app.notifications import services as notifications
-from app.points import services as points
 from app.shifts.models import SIGNUP, Shift, ShiftSignup, SignupStatus
 
 
@@ -158,8 +156,21 @@ def sign_up(
         # Nobody is in two places at once: one shift per person per day.
         raise Conflict(_l("Some of these members are already signed up for a shift on that day."))
     signups = _take_places(session, shift, organisation, actor, actor, ids)
-    notifications.notify(session, shift.need.created_by, "signup", shift.need)
+    _announce_booking(session, shift, signups, actor, leader=actor)
     return signups
+
+
+def _announce_booking(
+    session: Session, shift: Shift, signups: list[ShiftSignup], actor: User, leader: User
+) -> None:
+    events.emit(
+        events.shift_booked,
+        session=session,
+        shift=shift,
+        signups=signups,
+        actor=actor,
+        leader=leader,
+    )
 
 
 def book_for_team(
@@ -200,9 +211,7 @@ def book_for_team(
         except CapacityExceeded:
             continue
         break
-    notifications.notify(session, leader, "signup", need)
-    if need.created_by_id != actor.id:
-        notifications.notify(session, need.created_by, "signup", need)
+    _announce_booking(session, shift, signups, actor, leader=leader)
     return signups
 
 
@@ -445,15 +454,21 @@ def confirm_farm_work(
     """Confirming farm work makes the hours of members who checked out count."""
     if need.kind is not NeedKind.FARM_HELP:
         raise Conflict(_l("Only farm help is confirmed this way."))
-    had_red = points.was_red(need)
+    was_red = need.is_red_or_overdue
     event = lifecycle.transition(session, need, "confirm", actor)
     now = utcnow()
     for signup in booked_signups(session, need):
         if signup.checked_out_at is not None:
             signup.confirmed_at = now
+            session.flush()
+            events.emit(events.hours_confirmed, session=session, signup=signup, actor=actor)
     session.flush()
-    points.award_for_confirmation(session, need, event, had_red=had_red)
+    events.emit(
+        events.help_confirmed,
+        session=session,
+        need=need,
+        need_event=event,
+        was_red=was_red,
+        actor=actor,
+    )
     fulfilment.schedule_follow_up(session, need, actor, follow_up_days)
-    leader = need.claimant
-    if leader is not None:
-        notifications.notify(session, leader, "confirmed", need)

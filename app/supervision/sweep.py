@@ -14,12 +14,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.claims.models import CLAIM, Claim, ClaimStatus, DeliveryMethod
+from app import events
+from app.claims import services as claim_services
+from app.claims.models import Claim, ClaimStatus, DeliveryMethod
 from app.models_base import local_today, utcnow
 from app.needs import lifecycle
 from app.needs.models import Light, Need, NeedState
-from app.notifications import services as notifications
 from app.supervision.lights import refresh_light
+from app.uploads.services import remove_orphans
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ def release_overdue_claims(session: Session, now: datetime, report: SweepReport)
     for claim in overdue:
         need = claim.need
         reason = str(_l("Not delivered by %(due)s.", due=claim.due_at.date().isoformat()))
-        CLAIM.apply(session, claim, "lapse", None, reason, ended_at=now, end_reason=reason)
+        claim_services.lapse_claim(session, claim, reason, now)
         lifecycle.transition(
             session,
             need,
@@ -73,8 +75,6 @@ def release_overdue_claims(session: Session, now: datetime, report: SweepReport)
             claimant_org_id=None,
             overdue_at=now,
         )
-        notifications.notify(session, claim.claimant, "overdue", need)
-        notifications.notify(session, need.created_by, "overdue", need)
         report.claims_lapsed += 1
 
 
@@ -87,7 +87,6 @@ def expire_stale_needs(session: Session, report: SweepReport) -> None:
         lifecycle.transition(
             session, need, "expire", None, note=str(_l("The deadline passed without a claim."))
         )
-        notifications.notify(session, need.created_by, "expired", need)
         report.needs_expired += 1
 
 
@@ -99,9 +98,7 @@ def turn_lights(session: Session, now: datetime, report: SweepReport) -> None:
         report.lights_checked += 1
         if turned_red and not was_red:
             report.turned_red += 1
-            notifications.notify(
-                session, need.created_by, "turned_red", need, reason=need.light_reason
-            )
+            events.emit(events.light_turned_red, session=session, need=need)
 
 
 def sweep(session: Session, now: datetime | None = None) -> SweepReport:
@@ -111,8 +108,6 @@ def sweep(session: Session, now: datetime | None = None) -> SweepReport:
     release_overdue_claims(session, now, report)
     expire_stale_needs(session, report)
     turn_lights(session, now, report)
-    from app.uploads.services import remove_orphans
-
     remove_orphans(session)  # photos of uploads whose request rolled back
     session.flush()
     from app.search_index import schedule_delivery

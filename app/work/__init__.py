@@ -1,0 +1,1 @@
+"""The caseworker's desk: every /work page, gathering what the domains hold."""
