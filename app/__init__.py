@@ -85,6 +85,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.claims.views import bp as claims_bp
     from app.core.views import bp as core_bp
     from app.donations.views import bp as donations_bp
+    from app.households.views import bp as households_bp
+    from app.intake.views import bp as intake_bp
     from app.matching.views import bp as matching_bp
     from app.notifications.views import bp as notifications_bp
     from app.payments.views import bp as payments_bp
@@ -109,6 +111,8 @@ def _register_blueprints(app: Flask) -> None:
         points_bp,
         matching_bp,
         payments_bp,
+        households_bp,
+        intake_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp)  # at /api/v1, its own prefix

@@ -113,6 +113,16 @@ class Settings:
     POINTS_BONUS_URGENT: int = 10  # for helping a need marked high or critical urgency
     # Points older than this many months lapse at the year-end run; 0 keeps them forever.
     POINTS_EXPIRE_MONTHS: int = 0
+    # Household lights (app.households.lights): yellow when a visit is due within this many
+    # days or a need found on a visit has no draft after this many; red when a found need
+    # has had no help for this many days (an overdue visit is always red).
+    HOUSEHOLD_DUE_SOON_DAYS: int = 7
+    HOUSEHOLD_FOUND_NO_DRAFT_DAYS: int = 3
+    HOUSEHOLD_FOUND_NO_HELP_DAYS: int = 30
+    # Points for the people who visit (Yunan): a logged visit a supervisor did not reject,
+    # an agent's application that became confirmed help.
+    POINTS_PER_VISIT: int = 5
+    POINTS_PER_APPLICATION: int = 20
     # Argon2 cost; tests lower it so that hashing does not dominate the suite.
     PASSWORD_HASH_MEMORY_KIB: int = 65536
     PASSWORD_HASH_TIME_COST: int = 3

@@ -63,6 +63,13 @@ light_turned_red = _signals.signal("light-turned-red", doc="A need's light turne
 #: Asked before a need is claimed in kind (and to decide whether to offer the claim form).
 #: Keywords: ``session``, ``need``. A receiver returns a reason to refuse, or None.
 claim_requested = _signals.signal("claim-requested", doc="May this need be claimed in kind?")
+#: A caseworker or agent logged a visit to a household. Keywords: ``session``, ``visit``.
+visit_logged = _signals.signal("visit-logged", doc="A visit to a household was logged.")
+#: The sweep turned a household's light. Keywords: ``session``, ``household``, ``old``,
+#: ``new`` (both :class:`~app.needs.models.Light`).
+household_light_changed = _signals.signal(
+    "household-light-changed", doc="A household's light changed colour."
+)
 
 _HANDLER_MODULE = "handlers"
 

@@ -10,8 +10,12 @@ from flask_babel import lazy_gettext as _l
 from app.accounts.models import MemberRole, OrgKind, OrgStatus, Role
 from app.claims.models import ClaimStatus, DeliveryMethod
 from app.donations.models import DonationStatus
+from app.households.models import AreaLevel, Finding, LifeEvent, Relation, VisitMethod, VisitStatus
+from app.intake.models import ApplicationStatus
 from app.needs.models import (
+    Assistance,
     CareCategory,
+    ConsentScope,
     Light,
     NeedKind,
     NeedState,
@@ -110,7 +114,74 @@ LABELS: dict[enum.Enum, Any] = {
     Light.YELLOW: _l("Yellow"),
     Light.RED: _l("Red"),
     Light.NONE: _l("No light"),
+    Role.AGENT: _l("Village agent"),
+    Assistance.NONE: _l("No assistance"),
+    Assistance.DIBAO: _l("Subsistence allowance (低保)"),
+    Assistance.TEKUN: _l("Extreme hardship (特困)"),
+    Assistance.MARGINAL: _l("Marginal low income"),
+    Assistance.EXPENDITURE: _l("Expenditure hardship"),
+    ConsentScope.NONE: _l("Nothing may be published"),
+    ConsentScope.STORY: _l("An anonymised story"),
+    ConsentScope.STORY_PHOTOS: _l("An anonymised story and photos without faces"),
+    AreaLevel.TOWN: _l("Town / street"),
+    AreaLevel.VILLAGE: _l("Village / community"),
+    Relation.HEAD: _l("Head of household"),
+    Relation.SPOUSE: _l("Spouse"),
+    Relation.CHILD: _l("Child"),
+    Relation.GRANDCHILD: _l("Grandchild"),
+    Relation.PARENT: _l("Parent"),
+    Relation.SIBLING: _l("Brother or sister"),
+    Relation.OTHER: _l("Other"),
+    LifeEvent.ILLNESS: _l("Serious illness"),
+    LifeEvent.DISASTER: _l("Disaster"),
+    LifeEvent.DEATH: _l("Death in the family"),
+    LifeEvent.INCOME_DROP: _l("Sudden drop in income"),
+    VisitMethod.HOME: _l("Home visit"),
+    VisitMethod.PHONE: _l("Phone call"),
+    VisitMethod.STATION: _l("At the service station"),
+    VisitMethod.VIDEO: _l("Video call"),
+    Finding.ALL_WELL: _l("All well"),
+    Finding.HEALTH_WORSE: _l("Health got worse"),
+    Finding.SHORT_OF_FOOD: _l("Short of food or daily goods"),
+    Finding.UNSAFE_HOME: _l("Home unsafe or in disrepair"),
+    Finding.INCOME_DROP: _l("Income dropped"),
+    Finding.NEEDS_CARE: _l("Needs care or company"),
+    Finding.LONELY: _l("Lonely or low in spirits"),
+    Finding.SCHOOL_TROUBLE: _l("Trouble at school"),
+    VisitStatus.LOGGED: _l("Logged"),
+    VisitStatus.REJECTED: _l("Rejected by the supervisor"),
+    ApplicationStatus.SUBMITTED: _l("Waiting for the caseworker"),
+    ApplicationStatus.RETURNED: _l("Returned for correction"),
+    ApplicationStatus.ACCEPTED: _l("Accepted"),
+    ApplicationStatus.HELPED: _l("Helped"),
+    ApplicationStatus.WITHDRAWN: _l("Withdrawn"),
 }
+
+# Why a household carries its light (codes from app.households.lights).
+HOUSEHOLD_LIGHT_REASONS = {
+    "visit_overdue": _l("visit overdue"),
+    "found_need_no_help": _l("a need found on a visit has had no help"),
+    "visit_due_soon": _l("visit due soon"),
+    "found_need_no_draft": _l("a need found on a visit has no draft yet"),
+    "on_schedule": _l("visits on schedule"),
+}
+
+
+def household_light_reason(code: str) -> Any:
+    return HOUSEHOLD_LIGHT_REASONS.get(code, code)
+
+
+# Rules of the visit schedule, by criterion (app.households.services.criteria).
+def visit_criterion_label(criterion: str) -> str:
+    kind, _, value = criterion.partition(":")
+    if kind == "assistance":
+        return str(LABELS[Assistance(value)])
+    if kind == "group":
+        return str(LABELS[PersonGroup(value)])
+    if kind == "event":
+        return str(_l("After: %(event)s", event=LABELS[LifeEvent(value)]))
+    return str(_l("Lives alone with a disabled or seriously ill member"))
+
 
 # Why a need carries its light (codes from app.supervision.lights).
 LIGHT_REASONS = {

@@ -7,6 +7,17 @@ from app.donations.models import Donation
 from app.extensions import Base
 from app.needs import lifecycle  # noqa: F401 - registers the need's state machine
 from app.needs.models import FollowUp, Household, Need, NeedEvent
+from app.households.models import (
+    Area,
+    CityPolicy,
+    HouseholdEvent,
+    HouseholdHistory,
+    HouseholdMember,
+    LocalService,
+    Visit,
+    VisitRule,
+)
+from app.intake.models import Application
 from app.notifications.models import Notification, OutboxEmail
 from app.payments.models import CashDonation, StripeEvent
 from app.points.models import PointsEntry, Redemption, Reward
@@ -15,6 +26,15 @@ from app.shifts.models import Shift, ShiftSignup
 from app.uploads.models import Attachment
 
 __all__ = [
+    "Application",
+    "Area",
+    "CityPolicy",
+    "HouseholdEvent",
+    "HouseholdHistory",
+    "HouseholdMember",
+    "LocalService",
+    "Visit",
+    "VisitRule",
     "ApiKey",
     "Attachment",
     "CashDonation",

@@ -20,6 +20,7 @@ from app.accounts.models import (
 )
 from app.accounts.services import hash_password
 from app.extensions import db
+from app.households.models import Area, AreaLevel
 from app.models_base import local_today, utcnow
 from app.needs.models import (
     CareCategory,
@@ -68,6 +69,7 @@ class UserFactory(Base):
         admin = factory.Trait(role=Role.ADMIN)
         company = factory.Trait(role=Role.COMPANY)
         team = factory.Trait(role=Role.TEAM)
+        agent = factory.Trait(role=Role.AGENT, area_code=TIANHE)
 
 
 class OrganisationFactory(Base):
@@ -180,3 +182,26 @@ def need_in_state(state: NeedState, factory_cls: type = MicroWishFactory, **kwar
     elif factory_cls is RepairFactory:
         claimer = member_of(with_all_skills(OrganisationFactory(verified=True)))
     return advance(db.session, need, state, worker=worker, verifier=verifier, claimer=claimer)
+
+
+class AreaFactory(Base):
+    class Meta:
+        model = Area
+
+    district_code = TIANHE
+    level = AreaLevel.TOWN
+    name = factory.Sequence(lambda n: f"测试街道{n}")
+
+    class Params:
+        village = factory.Trait(
+            level=AreaLevel.VILLAGE,
+            name=factory.Sequence(lambda n: f"测试村{n}"),
+            parent_id=factory.LazyAttribute(
+                lambda o: AreaFactory(district_code=o.district_code).id
+            ),
+        )
+
+
+def agent_in(area: Area) -> User:
+    """A village agent bound to ``area``."""
+    return UserFactory(agent=True, area_code=area.district_code, area_id=area.id)

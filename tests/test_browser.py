@@ -221,7 +221,6 @@ def fill_household(page: Page, household: HouseholdInput) -> None:
     expect(form.locator("select[name=district_code]")).to_have_value(DISTRICT)
     form.locator("select[name=district_code]").select_option(DISTRICT)
     form.locator("select[name=group]").select_option(household.group)
-    form.locator("input[name=need_score]").fill(household.need_score)
     form.locator("textarea[name=notes]").fill(household.notes)
 
 
@@ -531,7 +530,6 @@ def test_invalid_resident_id_is_refused_and_the_form_keeps_its_values(page: Page
     expect(form.locator("input[name=address]")).to_have_value(household.address)
     expect(form.locator("select[name=district_code]")).to_have_value(DISTRICT)
     expect(form.locator("select[name=group]")).to_have_value(household.group)
-    expect(form.locator("input[name=need_score]")).to_have_value(household.need_score)
     expect(form.locator("textarea[name=notes]")).to_have_value(household.notes)
 
     # Correcting the one field saves the household with everything else as typed.

@@ -20,7 +20,6 @@ HOUSEHOLD = {
     "address": "天河区石牌村12号",
     "district_code": "440106",
     "group": "elderly",
-    "need_score": "2",
     "lat": "23.13",
     "lng": "113.35",
 }
@@ -44,7 +43,7 @@ def test_record_household_and_draft_each_kind(client, auth, caseworker, session)
     response = client.post("/work/households/new", data=_household())
     assert response.status_code == 302
     household = session.scalar(select(Household))
-    assert household.name == "李阿婆" and household.need_score == 2
+    assert household.name == "李阿婆" and household.need_score == 0  # computed, not typed
     deadline = (local_today() + timedelta(days=20)).isoformat()
     common = {
         "title": "需要帮助",
@@ -91,7 +90,6 @@ def test_record_household_and_draft_each_kind(client, auth, caseworker, session)
         ({"id_number": "440106194912310021"}, "id_number"),  # bad checksum
         ({"phone": "12ab"}, "phone"),
         ({"district_code": "440104"}, "district_code"),  # not the caseworker's district
-        ({"need_score": "3"}, "need_score"),
         ({"lat": "40.0", "lng": "116.4"}, "lat"),  # Beijing, not Guangdong
         ({"lng": ""}, "lat"),
     ],

@@ -189,3 +189,116 @@ def test_canary_absent_from_claimer_pages_notifications_and_reports(
         response = client.get(url)
         assert response.status_code == 200, url
         _assert_clean(response.get_data(as_text=True))
+
+
+MEMBER_CANARY = "金丝雀孙女"
+VISIT_CANARY = "金丝雀探访记录"
+APPLICANT_CANARY = {"name": "金丝雀申请人", "id_number": "440106195001010015"}
+SCORE_CANARY = "金丝雀评分理由"
+
+
+@pytest.fixture
+def canary_records(session, canary_need, caplog):
+    """Members, a visit, an application, an overridden score and a household light change
+    for the canary household, written the way the services write them."""
+    caplog.set_level(logging.DEBUG)
+    from app.accounts.models import User
+    from app.households import services as households
+    from app.households.models import Relation, VisitMethod
+    from app.intake import services as intake
+    from app.models_base import utcnow
+    from app.needs.models import CareCategory, Household, NeedKind, PersonGroup
+    from tests.factories import AreaFactory, agent_in
+
+    household = session.get(Household, canary_need.household_id)
+    caseworker = session.get(User, household.created_by_id)
+    households.add_member(
+        session,
+        household,
+        caseworker,
+        households.MemberData(name=MEMBER_CANARY, relation=Relation.GRANDCHILD, birth_year=2014),
+    )
+    households.log_visit(
+        session,
+        household,
+        caseworker,
+        households.VisitData(
+            visited_at=utcnow(), method=VisitMethod.HOME, note=VISIT_CANARY, need_found=True
+        ),
+    )
+    households.override_score(session, household, caseworker, 2, SCORE_CANARY)
+    agent = agent_in(AreaFactory(village=True))
+    application = intake.submit_application(
+        session,
+        agent,
+        intake.ApplicationData(
+            applicant_name=APPLICANT_CANARY["name"],
+            id_number=APPLICANT_CANARY["id_number"],
+            phone=CANARY["phone"],
+            address=CANARY["address"],
+            group=PersonGroup.ELDERLY,
+            kind=NeedKind.MICRO_WISH,
+            category=CareCategory.LIVING,
+            need_text="需要一台电饭煲，旧的坏了。",
+        ),
+    )
+    households.set_visit_rules(
+        session, UserFactory(admin=True), {"group:elderly": 1, "group:ill_or_disabled": 1}
+    )
+    household.created_at = utcnow().replace(year=2025)
+    households.turn_household_lights(session, utcnow().replace(year=2027))
+    return {"household": household, "agent": agent, "application": application}
+
+
+def _assert_records_clean(text: str) -> None:
+    _assert_clean(text)
+    for value in (MEMBER_CANARY, VISIT_CANARY, SCORE_CANARY, *APPLICANT_CANARY.values()):
+        assert value not in text, f"{value} leaked"
+
+
+def test_members_visits_applications_and_score_stay_private(
+    client, auth, canary_need, canary_records, session, caplog
+):
+    from app.notifications.models import Notification, OutboxEmail
+
+    household = canary_records["household"]
+    assert household.light.value == "red"
+    notices = session.scalars(select(Notification)).all()
+    assert any(n.kind == "household_light" for n in notices)
+    _assert_records_clean(" ".join(n.subject + n.body for n in notices))
+    _assert_records_clean(
+        " ".join(e.subject + e.body for e in session.scalars(select(OutboxEmail)))
+    )
+    public = [
+        "/",
+        "/needs",
+        f"/needs/{canary_need.id}",
+        "/api/v1/needs",
+        f"/api/v1/needs/{canary_need.id}",
+        "/api/v1/openapi.json",
+        "/leaderboards",
+    ]
+    for url in public:
+        _assert_records_clean(client.get(url).get_data(as_text=True))
+    # The need score is never in a public page or a non-staff JSON response.
+    detail = client.get(f"/api/v1/needs/{canary_need.id}").get_json()
+    assert "need_score" not in str(detail) and "score" not in detail
+    # A donor, and another agent, see nothing of the household or the application.
+    for person in (UserFactory(), canary_records["agent"], UserFactory(agent=True)):
+        auth.login(person)
+        for url in ["/points", "/notifications", "/agent/", f"/needs/{canary_need.id}"]:
+            response = client.get(url)
+            if person is canary_records["agent"] and url == "/agent/":
+                continue  # the agent who entered the application sees it: their own
+            _assert_records_clean(response.get_data(as_text=True))
+        assert client.get(f"/work/households/{household.id}").status_code in (403, 302)
+        auth.logout()
+    # The caseworker's own pages show it all.
+    from app.accounts.models import User
+
+    auth.login(session.get(User, household.created_by_id))
+    page = client.get(f"/work/households/{household.id}").get_data(as_text=True)
+    assert MEMBER_CANARY in page and VISIT_CANARY in page and SCORE_CANARY in page
+    queue = client.get("/work/intake").get_data(as_text=True)
+    assert APPLICANT_CANARY["name"] in queue
+    _assert_records_clean(caplog.text)

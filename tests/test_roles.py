@@ -8,15 +8,17 @@ import pytest
 from app.accounts.models import OrgKind
 from app.needs.models import NeedState
 from tests.factories import (
+    AreaFactory,
     HouseholdFactory,
     MicroWishFactory,
     OrganisationFactory,
     UserFactory,
+    agent_in,
     member_of,
     need_in_state,
 )
 
-ROLES = ["anonymous", "donor", "company", "team", "caseworker", "verifier", "admin"]
+ROLES = ["anonymous", "donor", "company", "team", "caseworker", "verifier", "admin", "agent"]
 EVERYONE = set(ROLES)
 SIGNED_IN = EVERYONE - {"anonymous"}
 
@@ -34,9 +36,29 @@ def world(session):
         "caseworker": caseworker,
         "verifier": UserFactory(verifier=True),
         "admin": UserFactory(admin=True),
+        "agent": agent_in(AreaFactory(village=True)),
     }
     assert people["team"].organisation.kind is OrgKind.TEAM
-    return {"people": people, "household": household, "draft": draft, "public": public}
+    from app.households import services as households
+    from app.intake import services as intake
+    from app.models_base import utcnow
+    from tests.test_intake import _data
+
+    visit = households.log_visit(
+        session,
+        household,
+        caseworker,
+        households.VisitData(visited_at=utcnow(), method=households.VisitMethod.HOME),
+    )
+    application = intake.submit_application(session, people["agent"], _data())
+    return {
+        "people": people,
+        "household": household,
+        "draft": draft,
+        "public": public,
+        "visit": visit,
+        "application": application,
+    }
 
 
 # Pages that send an anonymous visitor to sign in.
@@ -50,6 +72,7 @@ SIGN_IN_FIRST = (
     "/donations",
     "/points",
     "/notifications",
+    "/agent",
 )
 
 ROUTES = [
@@ -93,6 +116,23 @@ ROUTES = [
     ("/api/v1/leaderboards", EVERYONE),
     ("/api/v1/needs/{public}", EVERYONE),
     ("/api/v1/openapi.json", EVERYONE),
+    ("/work/visits", {"caseworker", "verifier"}),
+    ("/work/households/{household}/visit", {"caseworker"}),
+    ("/work/households/{household}/profile", {"caseworker"}),
+    ("/work/households/{household}/members", {"caseworker"}),
+    ("/work/households/{household}/events", {"caseworker"}),
+    ("/work/households/{household}/score", {"caseworker"}),
+    ("/work/visits/{visit}/need", {"caseworker"}),
+    ("/work/intake", {"caseworker", "verifier"}),
+    ("/work/intake/{application}", {"caseworker", "verifier"}),
+    ("/agent/", {"agent"}),
+    ("/agent/applications/new", {"agent"}),
+    ("/agent/applications/{application}", {"agent"}),
+    ("/admin/areas", {"admin"}),
+    ("/admin/visit-rules", {"admin"}),
+    ("/admin/cities", {"admin"}),
+    ("/admin/agents", {"admin"}),
+    ("/review/points-settlement", {"verifier"}),
 ]
 
 
@@ -104,6 +144,8 @@ def test_page_access(client, auth, world, role, template, allowed):
         draft=world["draft"].id,
         household=world["household"].id,
         company=world["people"]["company"].organisation.id,
+        visit=world["visit"].id,
+        application=world["application"].id,
     )
     if role != "anonymous":
         auth.login(world["people"][role])

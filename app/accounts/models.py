@@ -22,6 +22,7 @@ class Role(enum.Enum):
     CASEWORKER = "caseworker"
     VERIFIER = "verifier"  # verifier / supervisor of a district, city or the province
     ADMIN = "admin"
+    AGENT = "agent"  # village agent (村级代办) or neighbour helper (邻里帮), bound to an area
 
 
 # Roles anyone may pick when signing up; the others are granted by an admin.
@@ -65,6 +66,9 @@ class User(UserMixin, Base):
     role: Mapped[Role] = mapped_column(enum_column(Role, "user_role"))
     # Caseworkers and verifiers work within an area: a district, a city or the province.
     area_code: Mapped[str | None] = mapped_column(String(6))
+    # A town or village (app.households.models.Area) inside ``area_code``: agents always,
+    # staff optionally.
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
     is_active_account: Mapped[bool] = mapped_column(default=True)
     # The language of emails and notifications to this person.
     locale: Mapped[str] = mapped_column(String(5), default="zh")

@@ -30,9 +30,6 @@ class HouseholdForm(FlaskForm):
     )
     district_code = SelectField(_l("District of residence"), validators=[DataRequired()])
     group = SelectField(_l("Group"), validators=[DataRequired()])
-    need_score = IntegerField(
-        _l("Need score (-2 to 2)"), default=0, validators=[NumberRange(min=-2, max=2)]
-    )
     lat = FloatField(_l("Latitude (optional)"), validators=[Optional()])
     lng = FloatField(_l("Longitude (optional)"), validators=[Optional()])
     notes = TextAreaField(_l("Private notes"), validators=[Optional(), Length(max=2000)])

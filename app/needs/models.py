@@ -94,6 +94,24 @@ PUBLIC_STATES = frozenset(
 EDITABLE_STATES = frozenset({NeedState.DRAFT, NeedState.REJECTED})
 
 
+class Assistance(enum.Enum):
+    """The household's social assistance status (what visit rules usually key on)."""
+
+    NONE = "none"
+    DIBAO = "dibao"  # 低保
+    TEKUN = "tekun"  # 特困
+    MARGINAL = "marginal"  # 低保边缘
+    EXPENDITURE = "expenditure"  # 支出型困难
+
+
+class ConsentScope(enum.Enum):
+    """What the household agreed may be published, anonymised."""
+
+    NONE = "none"  # nothing: needs stay with the caseworker
+    STORY = "story"  # an anonymised story
+    STORY_PHOTOS = "story_photos"  # an anonymised story and photos without faces
+
+
 class Light(enum.Enum):
     """Traffic lights (穗救易): how recent and effective the help is. Computed by
     ``app.supervision.lights``, stored so supervisors can count and filter quickly."""
@@ -125,7 +143,39 @@ class Household(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
+    # Circumstances (app.households): where registered (户籍), the town and village they
+    # live in, assistance status, other groups and kinds of care (7+6+N), consent.
+    registered_district_code: Mapped[str | None] = mapped_column(String(6))
+    town_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    assistance: Mapped[Assistance] = mapped_column(
+        enum_column(Assistance, "assistance"), default=Assistance.NONE
+    )
+    lives_alone: Mapped[bool] = mapped_column(default=False)
+    extra_groups: Mapped[str] = mapped_column(String(200), default="")  # PersonGroup values
+    care_kinds: Mapped[str] = mapped_column(String(200), default="")  # CareCategory values
+    local_services: Mapped[str] = mapped_column(String(200), default="")  # LocalService ids
+    consent_on: Mapped[date | None] = mapped_column(Date)
+    consent_scope: Mapped[ConsentScope] = mapped_column(
+        enum_column(ConsentScope, "consent_scope"), default=ConsentScope.NONE
+    )
+    # Score factors (会说话的核对报告); monthly income per head and savings in yuan.
+    income_per_head_yuan: Mapped[int | None]
+    savings_yuan: Mapped[int | None]
+    has_car: Mapped[bool] = mapped_column(default=False)
+    has_extra_house: Mapped[bool] = mapped_column(default=False)
+    # ``need_score`` is the score in force: the computed one, or a caseworker's override.
+    computed_score: Mapped[int] = mapped_column(Integer, default=0)
+    score_override: Mapped[int | None]
+    score_override_reason: Mapped[str] = mapped_column(String(500), default="")
+    # Household light (visits on schedule, found needs acted on), turned by the sweep.
+    visit_due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    light: Mapped[Light] = mapped_column(enum_column(Light, "household_light"), default=Light.GREEN)
+    light_reason: Mapped[str] = mapped_column(String(40), default="")
+    light_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
     needs: Mapped[list[Need]] = relationship(back_populates="household")
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
 
     def can_view(self, user: User) -> bool:
         return user.is_staff_for(self.district_code)

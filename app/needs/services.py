@@ -99,7 +99,9 @@ def create_household(session: Session, actor: User, data: HouseholdData) -> Hous
     if not actor.has_role(Role.CASEWORKER):
         raise NotAllowed(_l("Only caseworkers record households."))
     _fail(_household_problems(actor, data))
-    household = Household(created_by_id=actor.id, **_household_values(data))
+    household = Household(
+        created_by_id=actor.id, need_score=data.need_score, **_household_values(data)
+    )
     session.add(household)
     session.flush()
     return household
@@ -108,6 +110,8 @@ def create_household(session: Session, actor: User, data: HouseholdData) -> Hous
 def update_household(
     session: Session, household: Household, actor: User, data: HouseholdData
 ) -> None:
+    """Identity and residence; the need score is computed (app.households) and is not
+    changed here."""
     if not household.can_edit(actor):
         raise NotAllowed(_l("You are not allowed to change this household."))
     _fail(_household_problems(actor, data))
@@ -124,7 +128,6 @@ def _household_values(data: HouseholdData) -> dict[str, Any]:
         "address": data.address.strip(),
         "district_code": data.district_code,
         "group": data.group,
-        "need_score": data.need_score,
         "lat": data.lat,
         "lng": data.lng,
         "notes": data.notes.strip(),

@@ -1,20 +1,25 @@
 """Who is told what, when something happens elsewhere. The services that change state send
-a signal (:mod:`app.events`) and know nothing of this module."""
+a signal (:mod:`app.events`) and know nothing of this module. Household lights and
+decisions on agents' applications are told here too."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import events
-from app.accounts.models import User
+from app.accounts.models import Role, User
 from app.claims.models import Claim
 from app.donations.models import Donation
-from app.needs.models import Need, NeedEvent
+from app.labels import LABELS, household_light_reason
+from app.needs.models import Light, Need, NeedEvent
 from app.notifications.services import Kind, notify
 from app.payments.models import CashDonation
+from app.places import gazetteer
 from app.shifts.models import Shift, ShiftSignup
+from app.urls import site_url
 
 # A claim's move -> (who hears of it, what they are told). "caseworker": the need's author.
 _CLAIM_NEWS: dict[str, tuple[tuple[str, ...], Kind]] = {
@@ -107,3 +112,46 @@ def tell_donor_paid(sender: object, *, session: Session, cash: CashDonation, **_
 @events.refund_sent.connect
 def tell_donor_refunded(sender: object, *, session: Session, cash: CashDonation, **_: Any) -> None:
     notify(session, cash.donor, Kind.CASH_REFUNDED, cash.need)
+
+
+def supervisors_of(session: Any, district_code: str) -> list[User]:
+    verifiers = session.scalars(
+        select(User).where(User.role == Role.VERIFIER, User.is_active_account.is_(True))
+    ).all()
+    return [v for v in verifiers if v.area_code and gazetteer.covers(v.area_code, district_code)]
+
+
+@events.household_light_changed.connect
+def tell_about_household_light(
+    sender: Any, *, session: Any, household: Any, old: Light, new: Light, **_: Any
+) -> None:
+    """The caseworker hears of every change; supervisors of the area hear of red."""
+    people = [household.created_by] if household.created_by is not None else []
+    if new is Light.RED:
+        people += [s for s in supervisors_of(session, household.district_code) if s not in people]
+    link = site_url("work.household", household_id=household.id)
+    for person in people:
+        notify(
+            session,
+            person,
+            Kind.HOUSEHOLD_LIGHT,
+            ref=household.id,
+            colour=LABELS[new],
+            why=household_light_reason(household.light_reason),
+            link=link,
+        )
+
+
+@events.status_changed.connect
+def tell_agent_about_decision(
+    sender: Any, *, session: Any, obj: Any, event: Any, machine: str, **_: Any
+) -> None:
+    if machine != "application" or event.action not in {"accept", "return"}:
+        return
+    link = site_url("intake.agent_application", application_id=obj.id)
+    if event.action == "accept":
+        notify(session, obj.agent, Kind.APPLICATION_ACCEPTED, ref=obj.id, link=link)
+    else:
+        notify(
+            session, obj.agent, Kind.APPLICATION_RETURNED, ref=obj.id, reason=event.note, link=link
+        )

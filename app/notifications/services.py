@@ -74,6 +74,9 @@ class Kind(enum.StrEnum):
     CASH_RECEIVED = "cash_received"  # to the donor: their cash donation was paid
     FULLY_FUNDED = "fully_funded"  # to the caseworker: buy and deliver now
     CASH_REFUNDED = "cash_refunded"  # to the donor: money given back
+    HOUSEHOLD_LIGHT = "household_light"  # to the caseworker (and supervisors, red)
+    APPLICATION_ACCEPTED = "application_accepted"  # to the agent
+    APPLICATION_RETURNED = "application_returned"  # to the agent, with the reason
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,22 @@ MESSAGES: dict[Kind, _Message] = {
         _l(
             'Part or all of your gift to "%(title)s" was refunded, because the need was '
             "already funded or was cancelled. See your giving history."
+        ),
+    ),
+    # Household messages name the household by number only, never by name.
+    Kind.HOUSEHOLD_LIGHT: _Message(
+        _l("Household no. %(ref)s is now %(colour)s"),
+        _l("The light of household no. %(ref)s turned %(colour)s: %(why)s. Open it: %(link)s"),
+    ),
+    Kind.APPLICATION_ACCEPTED: _Message(
+        _l("Application no. %(ref)s was accepted"),
+        _l("The caseworker accepted application no. %(ref)s and is preparing the help. %(link)s"),
+    ),
+    Kind.APPLICATION_RETURNED: _Message(
+        _l("Application no. %(ref)s was returned"),
+        _l(
+            "The caseworker returned application no. %(ref)s: %(reason)s. Please correct it "
+            "and send it again: %(link)s"
         ),
     ),
 }

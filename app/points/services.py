@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -507,3 +507,146 @@ def period_start(period: str, now: datetime | None = None) -> datetime | None:
     if period == "year":
         return local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
     return None
+
+
+# --- points for the people who visit (Yunan) -------------------------------------------
+
+
+def award_for_work(
+    session: Session,
+    user_id: int,
+    *,
+    rule: str,
+    amount: int,
+    source_kind: str,
+    source_id: int,
+    reason: str,
+    district_code: str | None,
+    sub_key: str = "",
+) -> int:
+    """Points to a caseworker or agent for a logged visit or an application that became
+    confirmed help; once per (rule, source, sub_key)."""
+    award = rules.Award(
+        rule=rule,
+        amount=amount,
+        owner_user_id=user_id,
+        owner_org_id=None,
+        sub_key=sub_key,
+        reason=reason,
+    )
+    return _write_awards(
+        session,
+        [award],
+        source_kind=source_kind,
+        source_id=source_id,
+        need=None,
+        district_code=district_code,
+    )
+
+
+def reverse_work(session: Session, source_kind: str, source_id: int, reason: str) -> int:
+    """Counter-entries for the awards of one source not yet reversed (a rejected visit)."""
+    reversed_ids = select(PointsEntry.reverses_id).where(PointsEntry.reverses_id.is_not(None))
+    found = session.scalars(
+        select(PointsEntry).where(
+            PointsEntry.source_kind == source_kind,
+            PointsEntry.source_id == source_id,
+            PointsEntry.amount > 0,
+            PointsEntry.id.not_in(reversed_ids),
+        )
+    ).all()
+    written = 0
+    for entry in found:
+        written += _insert_once(
+            session,
+            {
+                "owner_user_id": entry.owner_user_id,
+                "owner_org_id": entry.owner_org_id,
+                "amount": -entry.amount,
+                "kind": EntryKind.EARN,
+                "rule": entry.rule,
+                "reason": reason[:200],
+                "source_kind": entry.source_kind,
+                "source_id": entry.source_id,
+                "need_id": entry.need_id,
+                "district_code": entry.district_code,
+                "dedupe_key": f"reverse:{entry.id}",
+                "reverses_id": entry.id,
+                "created_at": utcnow(),
+            },
+        )
+    session.flush()
+    return written
+
+
+@dataclass
+class SettlementRow:
+    user: User
+    visits: int
+    applications: int
+    points: int
+
+
+def quarter_bounds(quarter: str) -> tuple[datetime, datetime] | None:
+    """ "2026Q4" -> its first moment and the first moment after it, in China time."""
+    try:
+        year_text, q_text = quarter.upper().split("Q")
+        year, q = int(year_text), int(q_text)
+    except ValueError:
+        return None
+    if not (2000 <= year <= 2100 and 1 <= q <= 4):
+        return None
+    start = datetime(year, 3 * q - 2, 1, tzinfo=CHINA)
+    end = datetime(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1, tzinfo=CHINA)
+    return start, end
+
+
+def current_quarter(now: datetime | None = None) -> str:
+    local = (now or utcnow()).astimezone(CHINA)
+    return f"{local.year}Q{(local.month - 1) // 3 + 1}"
+
+
+def work_settlement(
+    session: Session, quarter: str, district_codes: list[str] | None
+) -> list[SettlementRow]:
+    """Points earned for visits and applications in a quarter, per person, for the
+    districts given (None: everywhere). Reversals count against the quarter they fall in."""
+    bounds = quarter_bounds(quarter)
+    if bounds is None:
+        return []
+    start, end = bounds
+    query = (
+        select(
+            PointsEntry.owner_user_id,
+            func.sum(case((PointsEntry.rule == "visit", PointsEntry.amount), else_=0)),
+            func.sum(case((PointsEntry.rule == "application", PointsEntry.amount), else_=0)),
+            func.sum(case((PointsEntry.rule == "visit", func.sign(PointsEntry.amount)), else_=0)),
+            func.sum(
+                case((PointsEntry.rule == "application", func.sign(PointsEntry.amount)), else_=0)
+            ),
+        )
+        .where(
+            PointsEntry.rule.in_(("visit", "application")),
+            PointsEntry.owner_user_id.is_not(None),
+            PointsEntry.created_at >= start,
+            PointsEntry.created_at < end,
+        )
+        .group_by(PointsEntry.owner_user_id)
+    )
+    if district_codes is not None:
+        query = query.where(PointsEntry.district_code.in_(district_codes))
+    rows = session.execute(query).all()
+    users = {
+        u.id: u for u in session.scalars(select(User).where(User.id.in_([r[0] for r in rows])))
+    }
+    result = [
+        SettlementRow(
+            user=users[user_id],
+            visits=int(n_visits or 0),
+            applications=int(n_apps or 0),
+            points=int(visit_pts or 0) + int(app_pts or 0),
+        )
+        for user_id, visit_pts, app_pts, n_visits, n_apps in rows
+    ]
+    result.sort(key=lambda r: (-r.points, r.user.display_name))
+    return result

@@ -281,3 +281,31 @@ def impact_csv() -> Response:
         mimetype="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@bp.get("/review/points-settlement")
+@role_required(Role.VERIFIER)
+def work_settlement() -> str:
+    """The quarterly settlement of points for visits and applications (郁南), printable."""
+    from app.places import gazetteer
+
+    quarter = request.args.get("quarter") or services.current_quarter()
+    if services.quarter_bounds(quarter) is None:
+        quarter = services.current_quarter()
+    area = current_user.area_code or ""
+    place = gazetteer.get(area)
+    codes = (
+        None
+        if place is not None and place.level == "province"
+        else [d.code for d in gazetteer.districts() if gazetteer.covers(area, d.code)]
+    )
+    rows = services.work_settlement(db.session, quarter, codes)
+    year = int(quarter[:4])
+    quarters = [f"{y}Q{q}" for y in (year - 1, year, year + 1) for q in range(1, 5)]
+    return render_template(
+        "points/settlement.html",
+        rows=rows,
+        quarter=quarter,
+        quarters=quarters,
+        total=sum(r.points for r in rows),
+    )

@@ -20,6 +20,8 @@ from app.claims.models import Claim, ClaimStatus, DeliveryMethod
 from app.models_base import local_today, utcnow
 from app.needs import lifecycle
 from app.needs.models import Light, Need, NeedState
+from app.households.services import turn_household_lights
+from app.intake.services import mark_helped_applications
 from app.supervision.lights import refresh_light
 from app.uploads.services import remove_orphans
 
@@ -42,11 +44,17 @@ class SweepReport:
     needs_expired: int = 0
     turned_red: int = 0
     lights_checked: int = 0
+    households_checked: int = 0
+    household_lights_changed: int = 0
+    applications_helped: int = 0
 
     def __str__(self) -> str:
         return (
             f"claims lapsed: {self.claims_lapsed}, needs expired: {self.needs_expired}, "
-            f"lights checked: {self.lights_checked}, turned red: {self.turned_red}"
+            f"lights checked: {self.lights_checked}, turned red: {self.turned_red}, "
+            f"households checked: {self.households_checked}, "
+            f"household lights changed: {self.household_lights_changed}, "
+            f"applications helped: {self.applications_helped}"
         )
 
 
@@ -108,6 +116,10 @@ def sweep(session: Session, now: datetime | None = None) -> SweepReport:
     release_overdue_claims(session, now, report)
     expire_stale_needs(session, report)
     turn_lights(session, now, report)
+    # Households: visits due, scores, lights (announced through events); applications
+    # whose need was confirmed become "helped".
+    report.households_checked, report.household_lights_changed = turn_household_lights(session, now)
+    report.applications_helped = mark_helped_applications(session)
     remove_orphans(session)  # photos of uploads whose request rolled back
     session.flush()
     from app.search_index import schedule_delivery

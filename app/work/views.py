@@ -74,7 +74,6 @@ def _household_data(form: HouseholdForm) -> services.HouseholdData:
         address=form.address.data or "",
         district_code=form.district_code.data or "",
         group=PersonGroup(form.group.data),
-        need_score=form.need_score.data or 0,
         lat=form.lat.data,
         lng=form.lng.data,
         notes=form.notes.data or "",
