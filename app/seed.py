@@ -245,10 +245,28 @@ def seed_demo_data(session: Session, seed: int = 2023, if_empty: bool = False) -
             count += 1
     session.flush()
     _seed_points_shop_and_donations(session, rng, companies, city_caseworkers, caseworker)
+    from app.households.demo import seed_caseworker_loop
+
+    loop = seed_caseworker_loop(
+        session,
+        rng,
+        admin=admin,
+        caseworker=caseworker,
+        password_hash=password_hash,
+        id_for=fake_resident_id,
+        advance_to_confirmed=lambda need: advance(
+            session,
+            need,
+            NeedState.CONFIRMED,
+            worker=caseworker,
+            verifier=verifier,
+            claimer=rng.choice(donors),
+        ),
+    )
     return (
-        f"demo ready: {count} needs in {len(gazetteer.cities())} cities; accounts: "
+        f"demo ready: {count} needs in {len(gazetteer.cities())} cities; {loop}; accounts: "
         f"admin@, caseworker@, verifier@, donor1..{N_DONORS}@, company1..{N_COMPANIES}@, "
-        f"team1..{N_TEAMS}@{DEMO_DOMAIN}"
+        f"team1..{N_TEAMS}@, agent1..5@{DEMO_DOMAIN}"
     )
 
 
