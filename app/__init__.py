@@ -80,6 +80,7 @@ def _configure_login() -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import admin_bp
     from app.accounts.views import bp as accounts_bp
+    from app.api import caseworker  # noqa: F401 - its routes join the API blueprint
     from app.api.views import bp as api_bp
     from app.browse.views import public_bp
     from app.claims.views import bp as claims_bp
