@@ -18,7 +18,8 @@ Both directions use the same two steps on a (helper, need) pair:
    ============  =====  ====================================================
 
 Contributions are rounded to one decimal and the total is their sum, so what the page
-shows adds up. Ties break on distance, then id: the same data always gives the same list.
+shows adds up. Ties break on the household's need score (needs only), then distance, then id: the
+same data always gives the same list.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class OpenNeed:
     skills: frozenset[str] = frozenset()  # required skills (repairs)
     # Farm help: open places by day, future shifts only.
     open_places: Mapping[date, int] = field(default_factory=lambda: MappingProxyType({}))
+    # The household's need score (-2..2, private): it only breaks ties, it is never shown.
+    priority: int = 0
 
 
 @dataclass(frozen=True)
@@ -213,9 +216,12 @@ def recommend_needs(
     limit: int = 20,
     weights: Weights = DEFAULT_WEIGHTS,
 ) -> Recommendations:
-    """The best open needs for a team or company, best first."""
+    """The best open needs for a team or company, best first; equal scores go to the
+    neediest household first."""
+    needs = list(needs)
+    priority = {need.id: need.priority for need in needs}
     matches, excluded = _screen_and_score(((helper, need) for need in needs), today, weights)
-    matches.sort(key=lambda m: (-m.total, m.distance_km, m.need_id))
+    matches.sort(key=lambda m: (-m.total, -priority[m.need_id], m.distance_km, m.need_id))
     return Recommendations(tuple(matches[:limit]), MappingProxyType(dict(excluded)))
 
 

@@ -521,3 +521,19 @@ def test_admin_keeps_areas_rules_and_cities(client, auth, session, admin):
     assert response.status_code == 302
     assert services.dibao_line_for(session, TIANHE) == 1120
     assert "助餐" in client.get("/admin/cities").get_data(as_text=True)
+
+
+def test_the_score_orders_the_review_queue_and_the_board(session, caseworker):
+    from app.needs import services as needs
+    from tests.factories import need_in_state
+
+    low = HouseholdFactory(created_by_id=caseworker.id, need_score=-1)
+    high = HouseholdFactory(created_by_id=caseworker.id, need_score=2)
+    older = need_in_state(NeedState.SUBMITTED, household=low, created_by_id=caseworker.id)
+    newer = need_in_state(NeedState.SUBMITTED, household=high, created_by_id=caseworker.id)
+    older.updated_at = utcnow() - timedelta(days=3)
+    session.flush()
+    verifier = UserFactory(verifier=True)
+    assert needs.review_queue(session, verifier)[:2] == [newer, older]
+    board = [n for n in needs.needs_for_caseworker(session, caseworker) if n in (older, newer)]
+    assert board == [newer, older]

@@ -390,3 +390,19 @@ def test_the_engine_is_pure_python_without_flask_or_the_database():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_equal_scores_go_to_the_neediest_household_first():
+    from datetime import date
+
+    from matching.geo import Point
+    from matching.recommend import Helper, OpenNeed, recommend_needs
+
+    base = Point(23.13, 113.35)
+    helper = Helper(1, "队", "team", base, 50, frozenset({"micro_wish"}))
+    twins = [
+        OpenNeed(n, "micro_wish", "同", base, 1, date(2026, 1, 1), priority=p)
+        for n, p in ((1, -1), (2, 2), (3, 0))
+    ]
+    picked = recommend_needs(helper, twins, date(2026, 1, 10))
+    assert [m.need_id for m in picked.matches] == [2, 3, 1]

@@ -189,6 +189,7 @@ def open_need_of(need: Need, open_places: dict[date, int] | None = None) -> reco
         published_on=_published_on(need),
         skills=frozenset(s.value for s in need.skills),
         open_places=open_places or {},
+        priority=need.household.need_score,
     )
 
 
@@ -202,7 +203,8 @@ def _open_needs(
         | ((Need.kind == NeedKind.FARM_HELP) & (Need.state == NeedState.CLAIMED)),
     )
     query = _box(query, Need.approx_lat, Need.approx_lng, point, radius_km)
-    return list(session.scalars(query.order_by(Need.id)))
+    # The household's score breaks ties; loaded with the needs, not one by one.
+    return list(session.scalars(query.options(selectinload(Need.household)).order_by(Need.id)))
 
 
 # --- recommendations --------------------------------------------------------------------

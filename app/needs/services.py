@@ -353,16 +353,27 @@ LIGHT_ORDER = case(
 
 
 def needs_for_caseworker(session: Session, actor: User) -> list[Need]:
-    """The caseworker's needs, red first, then yellow, then the rest by last change."""
-    query = select(Need).order_by(LIGHT_ORDER, Need.updated_at.desc())
+    """The caseworker's needs, red first, then yellow, then the rest; within a colour the
+    neediest household (its score) first, then by last change."""
+    query = (
+        select(Need)
+        .join(Household, Household.id == Need.household_id)
+        .order_by(LIGHT_ORDER, Household.need_score.desc(), Need.updated_at.desc())
+    )
     return list(session.scalars(in_area(query, Need.district_code, actor.area_code or "")))
 
 
 def review_queue(session: Session, actor: User) -> list[Need]:
-    """Submitted needs in the verifier's area, oldest first."""
+    """Submitted needs in the verifier's area, the neediest household (its score) first,
+    then oldest first."""
     if not actor.has_role(Role.VERIFIER):
         raise NotAllowed(_l("Only verifiers review needs."))
-    query = select(Need).where(Need.state == NeedState.SUBMITTED).order_by(Need.updated_at)
+    query = (
+        select(Need)
+        .join(Household, Household.id == Need.household_id)
+        .where(Need.state == NeedState.SUBMITTED)
+        .order_by(Household.need_score.desc(), Need.updated_at)
+    )
     return list(session.scalars(in_area(query, Need.district_code, actor.area_code or "")))
 
 
