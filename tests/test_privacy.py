@@ -302,3 +302,34 @@ def test_members_visits_applications_and_score_stay_private(
     queue = client.get("/work/intake").get_data(as_text=True)
     assert APPLICANT_CANARY["name"] in queue
     _assert_records_clean(caplog.text)
+
+
+def test_a_story_naming_a_member_is_refused(session):
+    from app.errors import ValidationFailed
+    from app.households import services as households
+    from app.households.models import Relation
+    from app.needs import services
+    from app.needs.models import CareCategory, NeedKind, Urgency
+
+    household = HouseholdFactory(**CANARY)
+    caseworker = session.get(UserFactory._meta.model, household.created_by_id)
+    assert household.members == []  # loaded before the member is added
+    households.add_member(
+        session,
+        household,
+        caseworker,
+        households.MemberData(name=MEMBER_CANARY, relation=Relation.GRANDCHILD, birth_year=2014),
+    )
+    data = services.NeedData(
+        kind=NeedKind.MICRO_WISH,
+        title="书包",
+        story=f"{MEMBER_CANARY}开学需要一个新书包和文具。",
+        category=CareCategory.EDUCATION,
+        urgency=Urgency.NORMAL,
+        item="书包",
+        quantity=1,
+        estimated_value_yuan=120,
+    )
+    with pytest.raises(ValidationFailed) as excinfo:
+        services.create_need(session, caseworker, household, data)
+    assert "story" in excinfo.value.errors

@@ -347,6 +347,7 @@ def add_member(
     )
     session.add(member)
     session.flush()
+    session.expire(household, ["members"])  # the privacy guard reads them
     add_history(session, household, actor, "member_added", data.relation.value)
     refresh(session, household)
     return member
@@ -359,6 +360,7 @@ def remove_member(session: Session, member: HouseholdMember, actor: User) -> Non
     relation = member.relation.value
     session.delete(member)
     session.flush()
+    session.expire(household, ["members"])
     add_history(session, household, actor, "member_removed", relation)
     refresh(session, household)
 
