@@ -55,13 +55,30 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def _up_to(limit: int) -> str:
+    """A regular expression for the decimal numbers 0..``limit`` (no sign)."""
+    digits = str(limit)
+    options = [f"[0-9]{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(digits):
+        rest = len(digits) - i - 1
+        low = "1" if i == 0 else "0"
+        if int(digit) > int(low):
+            upper = str(int(digit) - 1)
+            options.append(f"{digits[:i]}[{low}-{upper}][0-9]{{{rest}}}")
+    options.append(digits)
+    return "|".join(f"(?:{o})" for o in options)
+
+
 class RowIdConverter(IntegerConverter):
     """``<int:...>`` in a URL is a row id: beyond the INTEGER column there is no row (404),
-    rather than a database error."""
+    rather than a database error. The limit is in the pattern itself: a number past it
+    matches no route at all, so the answer is 404 whatever the method (checked only after
+    matching, werkzeug would answer 405 where another method shares the path)."""
 
     def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ROW_ID)
         super().__init__(url_map, *args, **kwargs)
+        self.regex = _up_to(int(kwargs["max"]))
 
 
 def _configure_login() -> None:

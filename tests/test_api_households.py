@@ -152,3 +152,19 @@ def test_agent_applications_through_the_api(client, session, caseworker):
     queue = client.get("/api/v1/applications", headers=_auth(caseworker)).json["items"]
     assert [a["id"] for a in queue] == [sent.json["id"]]
     assert client.get("/api/v1/applications", headers=_auth(UserFactory())).status_code == 403
+
+
+def test_ids_beyond_the_column_are_not_found_whatever_the_method(client, session, caseworker):
+    """Two methods share these paths: an id past the INTEGER column is 404 for both (not the
+    405 werkzeug gives when the converter refuses only after matching)."""
+    headers = _auth(caseworker)
+    for method, path in [
+        ("get", "/api/v1/households/2147483648"),
+        ("patch", "/api/v1/households/2147483648"),
+        ("get", "/api/v1/households/2147483648/visits"),
+        ("post", "/api/v1/households/2147483648/visits"),
+        ("post", "/api/v1/households/99999999999999999999/visits"),
+    ]:
+        response = getattr(client, method)(path, headers=headers, json={})
+        assert response.status_code == 404, (method, path, response.status_code)
+    assert client.get("/api/v1/households/2147483647", headers=headers).status_code == 404

@@ -65,7 +65,14 @@ def _visit(session, household, actor, at=None, **changes):
 # --- the score that explains itself --------------------------------------------------------
 
 
-def test_score_explains_itself():
+def test_score_explains_itself(app):
+    from flask_babel import force_locale
+
+    with force_locale("en"):
+        _score_explains_itself()
+
+
+def _score_explains_itself():
     score = explain(
         ScoreFacts(
             income_per_head_yuan=580,

@@ -127,7 +127,15 @@ def test_the_senders_language_does_not_leak_into_the_email(app, session, smtp):
     assert by_recipient[en_user.email].subject.startswith("[Shanlian]")
 
 
-@pytest.mark.parametrize("kind", list(Kind))
+# Messages about a household or an application, by number: their placeholders.
+NOT_ABOUT_A_NEED = {
+    Kind.HOUSEHOLD_LIGHT: {"ref": 7, "colour": "红灯", "why": "探访逾期", "link": "L"},
+    Kind.APPLICATION_ACCEPTED: {"ref": 7, "link": "L"},
+    Kind.APPLICATION_RETURNED: {"ref": 7, "reason": "R", "link": "L"},
+}
+
+
+@pytest.mark.parametrize("kind", [k for k in Kind if k not in NOT_ABOUT_A_NEED])
 @pytest.mark.parametrize("locale", ["zh", "en"])
 def test_every_kind_has_a_message_with_the_title(session, no_mail, kind, locale):
     user = UserFactory(locale=locale)
@@ -138,6 +146,16 @@ def test_every_kind_has_a_message_with_the_title(session, no_mail, kind, locale)
     for text in (notification.subject, notification.body, row.subject, row.body):
         assert "标题ABC" in text
         assert "%(" not in text
+
+
+@pytest.mark.parametrize("kind", list(NOT_ABOUT_A_NEED))
+@pytest.mark.parametrize("locale", ["zh", "en"])
+def test_household_and_application_messages_fill_every_placeholder(session, no_mail, kind, locale):
+    user = UserFactory(locale=locale)
+    notification = notify(session, user, kind, **NOT_ABOUT_A_NEED[kind])
+    [row] = outbox_of(session, user)
+    for text in (notification.subject, notification.body, row.subject, row.body):
+        assert "7" in text and "%(" not in text
 
 
 def test_links_lead_to_the_page_each_person_uses(app, session, no_mail, monkeypatch):
