@@ -217,6 +217,10 @@ def downgrade() -> None:
     with op.batch_alter_table('households', schema=None) as batch_op:
         batch_op.drop_constraint('fk_households_village_id_areas', type_='foreignkey')
         batch_op.drop_constraint('fk_households_town_id_areas', type_='foreignkey')
+        # The enum CHECK constraints go first: SQLite's copy of the table would keep them.
+        batch_op.drop_constraint('household_light', type_='check')
+        batch_op.drop_constraint('consent_scope', type_='check')
+        batch_op.drop_constraint('assistance', type_='check')
         batch_op.drop_index(batch_op.f('ix_households_visit_due_on'))
         batch_op.drop_index(batch_op.f('ix_households_village_id'))
         batch_op.drop_index(batch_op.f('ix_households_town_id'))
