@@ -5,8 +5,6 @@ from app.claims.models import Claim
 from app.core.models import OutboxMessage, StatusEvent
 from app.donations.models import Donation
 from app.extensions import Base
-from app.needs import lifecycle  # noqa: F401 - registers the need's state machine
-from app.needs.models import FollowUp, Household, Need, NeedEvent
 from app.households.models import (
     Area,
     CityPolicy,
@@ -18,6 +16,8 @@ from app.households.models import (
     VisitRule,
 )
 from app.intake.models import Application
+from app.needs import lifecycle  # noqa: F401 - registers the need's state machine
+from app.needs.models import FollowUp, Household, Need, NeedEvent
 from app.notifications.models import Notification, OutboxEmail
 from app.payments.models import CashDonation, StripeEvent
 from app.points.models import PointsEntry, Redemption, Reward

@@ -147,6 +147,7 @@ def test_confirmed_help_marks_helped_and_pays_the_agent(session, agent, casework
         verifier=UserFactory(verifier=True),
         claimer=UserFactory(),
     )
+    assert application.status is ApplicationStatus.HELPED  # from the need's own event
     sweep(session)
     assert application.status is ApplicationStatus.HELPED
     points = session.scalar(

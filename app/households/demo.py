@@ -237,8 +237,8 @@ def seed_caseworker_loop(
                 ),
             )
             if state is ApplicationStatus.HELPED:
-                advance_to_confirmed(need)
-                intake.mark_helped(session, application)
+                advance_to_confirmed(need)  # the application follows: "helped"
+                intake.mark_helped(session, application)  # (a no-op once it has)
     checked, changed = services.turn_household_lights(session, now)
     return (
         f"{len(villages)} villages, {len(households)} households with {visits} visits, "

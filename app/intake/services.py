@@ -243,7 +243,10 @@ def accept_application(
 
 
 def mark_helped(session: Session, application: Application) -> bool:
-    """The system marks an accepted application helped once its need is confirmed."""
+    """The system marks an accepted application helped once its need is confirmed (from the
+    need's own event, or the sweep's catch-all)."""
+    if application.status is not ApplicationStatus.ACCEPTED:
+        return False
     need = session.get(Need, application.need_id) if application.need_id else None
     if need is None or need.state not in HELPED_STATES:
         return False

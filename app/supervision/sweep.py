@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from app import events
 from app.claims import services as claim_services
 from app.claims.models import Claim, ClaimStatus, DeliveryMethod
+from app.households.services import turn_household_lights
+from app.intake.services import mark_helped_applications
 from app.models_base import local_today, utcnow
 from app.needs import lifecycle
 from app.needs.models import Light, Need, NeedState
-from app.households.services import turn_household_lights
-from app.intake.services import mark_helped_applications
 from app.supervision.lights import refresh_light
 from app.uploads.services import remove_orphans
 
