@@ -20,11 +20,12 @@ test: setup lint
 	$(MAKE) test-sqlite
 	$(MAKE) test-postgres
 
-setup: $(VENV)/.installed translations/zh/LC_MESSAGES/messages.mo static/vendor/leaflet/leaflet.js
+setup: $(VENV)/.installed translations/zh/LC_MESSAGES/messages.mo static/vendor/leaflet/leaflet.js static/vendor/echarts/echarts.min.js
 
-# Leaflet for the map of needs, from npm (pinned by package-lock.json), copied where the
-# pages load it. node_modules/ and static/vendor/ are not committed. Without npm the site
-# works the same, minus the map.
+# Leaflet for the maps and ECharts for the report charts, from npm (pinned by
+# package-lock.json), copied where the pages load them. node_modules/ and static/vendor/
+# are not committed. Without npm the site works the same, minus maps and charts (every
+# chart has a table beside it).
 static/vendor/leaflet/leaflet.js: package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		npm ci --no-audit --no-fund --loglevel=error && \
@@ -33,6 +34,15 @@ static/vendor/leaflet/leaflet.js: package.json package-lock.json
 		touch $@; \
 	else \
 		echo "npm not found: the map of needs is off (install Node.js and run make setup)"; \
+	fi
+
+# The charts come with the same npm install; a tree set up before ECharts was added gets it here.
+static/vendor/echarts/echarts.min.js: package.json package-lock.json
+	@if [ -f node_modules/echarts/dist/echarts.min.js ] || (command -v npm >/dev/null 2>&1 && npm ci --no-audit --no-fund --loglevel=error); then \
+		mkdir -p static/vendor/echarts && \
+		cp node_modules/echarts/dist/echarts.min.js node_modules/echarts/LICENSE static/vendor/echarts/; \
+	else \
+		echo "npm not found: report charts are off (the tables show the same figures)"; \
 	fi
 
 $(VENV)/.installed: pyproject.toml

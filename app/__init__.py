@@ -109,6 +109,9 @@ def _register_blueprints(app: Flask) -> None:
     from app.notifications.views import bp as notifications_bp
     from app.payments.views import bp as payments_bp
     from app.points.views import bp as points_bp
+    from app.reports import api as _reports_api  # noqa: F401 - adds /api/v1/reports/* to the API
+    from app.reports.views import bp as reports_bp
+    from app.reports.views import public_bp as transparency_bp
     from app.shifts.views import bp as shifts_bp
     from app.supervision.views import bp as supervision_bp
     from app.uploads.views import bp as uploads_bp
@@ -131,6 +134,8 @@ def _register_blueprints(app: Flask) -> None:
         payments_bp,
         households_bp,
         intake_bp,
+        reports_bp,
+        transparency_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp)  # at /api/v1, its own prefix

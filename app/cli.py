@@ -119,10 +119,12 @@ def privacy_scan_command() -> None:
 
 def register_cli(app: Flask) -> None:
     from app.notifications.cli import register_cli as register_notification_cli
+    from app.reports.cli import register_cli as register_reports_cli
     from app.search_index.cli import register_cli as register_search_cli
 
     register_notification_cli(app)
     register_search_cli(app)
+    register_reports_cli(app)
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(sweep_command)

@@ -106,6 +106,8 @@ class Settings:
     UPLOAD_DIR: str = ""
     UPLOAD_MAX_BYTES: int = 5 * 1024 * 1024
     SWEEP_INTERVAL_MINUTES: int = 15
+    # How often the worker rebuilds the report rollups (app/reports/rollups.py).
+    REPORT_REFRESH_MINUTES: int = 60
     # Points (Futian: donations turn into points; Yunan: points for help, a points shop).
     POINTS_PER_10_YUAN: int = 1  # confirmed donations and fulfilled needs, by value
     POINTS_PER_HOUR: int = 10  # confirmed volunteer hours, to the member and to the team

@@ -21,6 +21,18 @@ from app.needs.models import FollowUp, Household, Need, NeedEvent
 from app.notifications.models import Notification, OutboxEmail
 from app.payments.models import CashDonation, StripeEvent
 from app.points.models import PointsEntry, Redemption, Reward
+from app.reports.models import (
+    DurationMonth,
+    ExportLog,
+    HouseholdMonth,
+    ImportBatch,
+    ImportRecord,
+    LightCount,
+    NeedMonth,
+    PublicMonth,
+    RollupRefresh,
+    ValueMonth,
+)
 from app.search_index.models import SearchOutbox
 from app.shifts.models import Shift, ShiftSignup
 from app.uploads.models import Attachment
@@ -35,6 +47,16 @@ __all__ = [
     "LocalService",
     "Visit",
     "VisitRule",
+    "HouseholdMonth",
+    "ValueMonth",
+    "RollupRefresh",
+    "PublicMonth",
+    "NeedMonth",
+    "LightCount",
+    "ImportRecord",
+    "ImportBatch",
+    "ExportLog",
+    "DurationMonth",
     "ApiKey",
     "Attachment",
     "CashDonation",

@@ -263,11 +263,48 @@ def seed_demo_data(session: Session, seed: int = 2023, if_empty: bool = False) -
             claimer=rng.choice(donors),
         ),
     )
+    _spread_finished_needs_over_the_year(session, rng)
+    from app.reports.rollups import refresh
+
+    refresh(session)  # the dashboards and the transparency page show the demo at once
     return (
         f"demo ready: {count} needs in {len(gazetteer.cities())} cities; {loop}; accounts: "
         f"admin@, caseworker@, verifier@, donor1..{N_DONORS}@, company1..{N_COMPANIES}@, "
         f"team1..{N_TEAMS}@, agent1..5@{DEMO_DOMAIN}"
     )
+
+
+def _spread_finished_needs_over_the_year(session: Session, rng: random.Random) -> None:
+    """Move finished needs (and their events and claims) back by up to eleven months, so
+    the report charts have a year to show. Finished needs carry no light, so nothing the
+    sweep looks at changes."""
+    from datetime import timedelta
+
+    from app.claims.models import Claim
+    from app.needs.models import NeedEvent
+
+    finished = session.scalars(
+        select(Need).where(Need.state.in_((NeedState.CONFIRMED, NeedState.CLOSED)))
+    ).all()
+    for need in finished:
+        shift = timedelta(days=30 * rng.randint(0, 11) + rng.randint(0, 20))
+        rows: list[tuple[object, tuple[str, ...]]] = [
+            (need, ("created_at", "updated_at", "published_at"))
+        ]
+        rows += [
+            (e, ("at",))
+            for e in session.scalars(select(NeedEvent).where(NeedEvent.need_id == need.id))
+        ]
+        rows += [
+            (c, ("created_at", "accepted_at", "delivered_at", "confirmed_at", "due_at"))
+            for c in session.scalars(select(Claim).where(Claim.need_id == need.id))
+        ]
+        for row, columns in rows:
+            for column in columns:
+                value = getattr(row, column)
+                if value is not None:
+                    setattr(row, column, value - shift)
+    session.flush()
 
 
 def _make_household(session: Session, rng: random.Random, worker: User) -> Household:

@@ -3,6 +3,7 @@ response and no log line."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import pytest
@@ -333,3 +334,108 @@ def test_a_story_naming_a_member_is_refused(session):
     with pytest.raises(ValidationFailed) as excinfo:
         services.create_need(session, caseworker, household, data)
     assert "story" in excinfo.value.errors
+def _pdf_text(data: bytes) -> str:
+    """The text a PDF draws, from its (compressed) content streams: CID fonts write two
+    bytes per character, so it is decoded both as UTF-16 and as Latin-1."""
+    import base64
+    import re
+    import zlib
+
+    chunks = []
+    for stream in re.findall(rb"stream\r?\n(.*?)endstream", data, re.S):
+        raw = stream = stream.strip()
+        if stream.endswith(b"~>"):  # reportlab: ASCII85, then Flate
+            raw = base64.a85decode(stream[:-2].replace(b"\n", b""))
+        with contextlib.suppress(zlib.error):
+            raw = zlib.decompress(raw)
+        for literal in re.findall(rb"\(((?:\\.|[^\\)])*)\)", raw):
+            unescaped = re.sub(rb"\\([0-7]{1,3})", lambda m: bytes([int(m.group(1), 8)]), literal)
+            unescaped = re.sub(rb"\\(.)", rb"\1", unescaped)
+            chunks.append(unescaped.decode("utf-16-be", "replace"))
+            chunks.append(unescaped.decode("latin-1"))
+    return " ".join(chunks)
+
+
+def _file_text(response) -> str:
+    """What a report or export says, whatever its format."""
+    import io
+
+    if response.mimetype == "application/pdf":
+        return _pdf_text(response.data)
+    if "spreadsheetml" in response.mimetype:
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(io.BytesIO(response.data))
+        return " ".join(
+            str(v) for sheet in workbook for row in sheet.iter_rows(values_only=True) for v in row
+        )
+    return response.get_data(as_text=True)
+
+
+def test_canary_absent_from_every_export_and_report_outside_its_district(
+    client, auth, canary_need, session, no_mail
+):
+    """Dashboards, the lists behind them, the JSON figures, the public page, the monthly
+    report and its PDF, every ledger in both formats and the company's impact PDF: only the
+    household's own district staff ever see its personal data."""
+    from app.accounts.models import User
+    from app.claims import services as claims
+    from app.reports import exports, rollups
+    from tests.factories import OrganisationFactory, member_of
+
+    company = member_of(OrganisationFactory(verified=True))
+    claim = claims.claim_need(session, canary_need, company)
+    claims.mark_delivered(session, claim, company, "已送到服务站")
+    worker = session.get(User, canary_need.created_by_id)
+    claims.confirm_delivery(session, claim, worker, follow_up_days=0)
+    rollups.refresh(session)
+
+    report_urls = [
+        f"/reports/?group_by={g}" for g in ("month", "area", "kind", "category", "group")
+    ] + [
+        "/reports/needs?measure=resolved",
+        "/reports/needs?measure=collected&group=elderly",
+        "/api/v1/reports/summary?group_by=group",
+        "/reports/monthly",
+        "/reports/monthly.pdf",
+        "/reports/exports",
+    ]
+    ledger_urls = [
+        f"/reports/exports/{name}.{fmt}" for name in exports.LEDGERS for fmt in ("xlsx", "csv")
+    ]
+    for url in ["/transparency", "/api/v1/reports/public"]:
+        _assert_clean(_file_text(client.get(url)))
+
+    # The province's supervisor: every report and ledger, no personal column anywhere.
+    auth.login(UserFactory(verifier=True, area_code="440000"))
+    for url in report_urls + ledger_urls + ["/reports/exports/log"]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        _assert_clean(_file_text(response))
+    auth.logout()
+
+    # A caseworker of another district cannot reach Tianhe's ledgers at all.
+    auth.login(UserFactory(caseworker=True, area_code="440104"))
+    for url in report_urls + ledger_urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        _assert_clean(_file_text(response))
+    for url in ledger_urls:
+        assert client.get(url + "?area=440106").status_code == 403
+    auth.logout()
+
+    # The company reads its impact PDF: the need's title is there (the check can see
+    # text), the household is not; the household count is suppressed (fewer than five).
+    auth.login(company)
+    pdf = client.get("/reports/impact.pdf?period=all")
+    assert pdf.status_code == 200
+    text = _pdf_text(pdf.data)
+    assert "给独居老人的电饭煲" in text and "<5" in text
+    _assert_clean(text)
+    auth.logout()
+
+    # The owning district's caseworker does get the personal columns of the households
+    # ledger (and so the check above would have caught them).
+    auth.login(worker)
+    assert CANARY["name"] in _file_text(client.get("/reports/exports/households.xlsx"))
+    assert CANARY["phone"] in _file_text(client.get("/reports/exports/households.csv"))

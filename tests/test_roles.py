@@ -73,7 +73,9 @@ SIGN_IN_FIRST = (
     "/points",
     "/notifications",
     "/agent",
+    "/reports",
 )
+STAFF = {"caseworker", "verifier", "admin"}
 
 ROUTES = [
     ("/", EVERYONE),
@@ -133,6 +135,20 @@ ROUTES = [
     ("/admin/cities", {"admin"}),
     ("/admin/agents", {"admin"}),
     ("/review/points-settlement", {"verifier"}),
+    ("/transparency", EVERYONE),
+    ("/api/v1/reports/public", EVERYONE),
+    ("/reports/", STAFF),
+    ("/reports/needs?measure=resolved", STAFF),
+    ("/reports/monthly", STAFF),
+    ("/reports/monthly.pdf", STAFF),
+    ("/reports/exports", STAFF),
+    ("/reports/exports/needs.csv", STAFF),
+    ("/reports/exports/households.xlsx", {"caseworker", "verifier"}),
+    ("/reports/exports/log", {"verifier", "admin"}),
+    ("/reports/imports", {"caseworker", "company"}),
+    ("/reports/imports/households/template.xlsx", {"caseworker"}),
+    ("/reports/imports/donations/template.xlsx", {"company"}),
+    ("/reports/impact.pdf", {"company", "team"}),
 ]
 
 

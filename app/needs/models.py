@@ -202,6 +202,8 @@ class Need(Base):
     __table_args__ = (
         Index("ix_needs_public_list", "state", "district_code", "kind"),
         Index("ix_needs_light", "district_code", "light"),
+        # The longest-red needs of the province (reports' monthly report).
+        Index("ix_needs_red_list", "light", "light_changed_at"),
         CheckConstraint("quantity IS NULL OR quantity > 0", name="quantity_positive"),
         CheckConstraint(
             "volunteers_needed IS NULL OR volunteers_needed > 0", name="volunteers_positive"
@@ -356,6 +358,8 @@ class NeedEvent(Base):
     """One transition of a need: who, when, from, to, why. Append-only."""
 
     __tablename__ = "need_events"
+    # Reports count events by action and month (app/reports/rollups.py).
+    __table_args__ = (Index("ix_need_events_action_at", "action", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id", ondelete="CASCADE"), index=True)
