@@ -10,8 +10,8 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from app.accounts.models import MemberRole
-from app.donations.models import Donation
 from app.core.csvsafe import BOM
+from app.donations.models import Donation
 from app.needs.models import Household, Need, NeedState
 from app.reports import exports
 from app.reports.imports import FIELDS

@@ -30,9 +30,8 @@ from sqlalchemy.orm import Session, aliased
 
 from app.accounts.models import Organisation, Role, User
 from app.claims.models import Claim
-from app.donations.models import Donation
-from app.shifts.models import Shift, ShiftSignup
 from app.core.csvsafe import csv_lines, neutralise
+from app.donations.models import Donation
 from app.errors import NotAllowed, ValidationFailed
 from app.extensions import db
 from app.labels import label
@@ -42,6 +41,7 @@ from app.places import gazetteer
 from app.points.models import PointsEntry
 from app.reports import services
 from app.reports.models import ExportLog
+from app.shifts.models import Shift, ShiftSignup
 
 BATCH = 1000
 FORMATS = ("xlsx", "csv")

@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session
 
 from app.claims.models import Claim, ClaimStatus
 from app.donations.models import Donation, DonationStatus
-from app.shifts.models import Shift, ShiftSignup
 from app.needs.models import Household, Light, Need, NeedEvent
 from app.payments.models import COUNTING, CashDonation
 from app.places import gazetteer
@@ -44,6 +43,7 @@ from app.reports.models import (
     RollupRefresh,
     ValueMonth,
 )
+from app.shifts.models import Shift, ShiftSignup
 
 # Upper bounds (hours) of the waiting-time histogram; the last one catches the rest.
 BUCKETS: tuple[int, ...] = (
