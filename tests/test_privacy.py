@@ -334,6 +334,8 @@ def test_a_story_naming_a_member_is_refused(session):
     with pytest.raises(ValidationFailed) as excinfo:
         services.create_need(session, caseworker, household, data)
     assert "story" in excinfo.value.errors
+
+
 def _pdf_text(data: bytes) -> str:
     """The text a PDF draws, from its (compressed) content streams: CID fonts write two
     bytes per character, so it is decoded both as UTF-16 and as Latin-1."""
