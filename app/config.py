@@ -104,6 +104,12 @@ class Settings:
     INSPECTION_SHARE: float = 0.3
     FOLLOW_UP_DAYS: int = 14
     UPLOAD_DIR: str = ""
+    # Uploads in an S3-compatible object store (s3://bucket[/prefix]) instead of UPLOAD_DIR;
+    # credentials from boto3's chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, a role).
+    STORAGE_URL: str = ""
+    STORAGE_ENDPOINT_URL: str = ""  # a store other than AWS (MinIO, Ceph, OSS)
+    STORAGE_REGION: str = ""
+    STORAGE_SIGNED_URL_SECONDS: int = 60  # how long a photo's signed URL works
     UPLOAD_MAX_BYTES: int = 5 * 1024 * 1024
     SWEEP_INTERVAL_MINUTES: int = 15
     # How often the worker rebuilds the report rollups (app/reports/rollups.py).
@@ -197,6 +203,11 @@ class Settings:
         if not 0.0 <= self.INSPECTION_SHARE <= 1.0:
             raise ConfigError(
                 f"INSPECTION_SHARE must be between 0 and 1, got {self.INSPECTION_SHARE}"
+            )
+        if self.STORAGE_URL and not self.STORAGE_URL.startswith(("s3://", "file:///")):
+            raise ConfigError(
+                "STORAGE_URL must be s3://bucket[/prefix] or file:///folder, "
+                f"got {self.STORAGE_URL!r}"
             )
         if self.is_production and len(self.SECRET_KEY) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters in production")

@@ -3,19 +3,16 @@
 An upload is never trusted: not its name, not its declared type, not its metadata. It is
 read up to a byte cap, decoded by Pillow as JPEG, PNG or WebP only, checked for a sane
 pixel count, and its pixels are re-encoded into a fresh file, so no EXIF (GPS position,
-camera serial, time) or other embedded data of the original survives. Files live outside
-the web root and are served only after ``can_view``.
+camera serial, time) or other embedded data of the original survives. The bytes go to the
+storage backend (``app.uploads.storage``: a folder outside the web root, or an object store)
+and are served only after ``can_view``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import logging
-import os
-import re
-import tempfile
 import time
 import uuid
 from collections.abc import Iterable
@@ -30,10 +27,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
+from werkzeug.wrappers import Response
 
 from app.accounts.models import Role, User
 from app.errors import ValidationFailed
 from app.uploads.models import Attachment
+from app.uploads.storage import LocalStorage, StoredObject, get_storage
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +53,6 @@ WEBP_QUALITY = 85
 ORPHAN_MIN_AGE = timedelta(hours=1)
 
 _READ_CHUNK = 64 * 1024
-_STORED_NAME = re.compile(r"[0-9a-f]{32}\.(?:jpg|png|webp)")
-_FOLDER_NAME = re.compile(r"[0-9a-f]{2}")
-_PARTIAL_PREFIX, _PARTIAL_SUFFIX = ".", ".part"
 
 
 class UploadRejected(ValidationFailed):
@@ -90,8 +86,8 @@ def store_image(
 
     content_type, extension = FORMATS[image_format]
     stored_name = f"{uuid.uuid4().hex}.{extension}"
-    path = _path_for(stored_name)
-    _write_atomically(path, content)
+    storage = get_storage()
+    storage.save(stored_name, content, content_type)
     attachment = Attachment(
         owner_kind=owner_kind,
         owner_id=owner_id,
@@ -108,7 +104,7 @@ def store_image(
     try:
         session.flush()
     except BaseException:
-        path.unlink(missing_ok=True)
+        storage.delete(stored_name)
         raise
     return attachment
 
@@ -195,22 +191,6 @@ def _target_mode(image: Image.Image, image_format: str) -> str:
     return "RGBA" if image.has_transparency_data else "RGB"
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Write via a temporary file and a rename, so a crash never leaves half a photo."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=_PARTIAL_PREFIX, suffix=_PARTIAL_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(partial)
-        raise
-
-
 # --- reading ---------------------------------------------------------------------------
 
 
@@ -235,52 +215,58 @@ def can_view(attachment: Attachment, user: User | AnonymousUserMixin | None) -> 
 
 
 def upload_root() -> Path:
-    """``UPLOAD_DIR`` as an absolute path (``send_file`` would read a relative one from
-    the app's package folder, not from where it was written)."""
+    """``UPLOAD_DIR`` as an absolute path (the local backend's folder)."""
     return Path(current_app.config["UPLOAD_DIR"]).absolute()
 
 
 def file_path(attachment: Attachment) -> Path:
-    """Where the attachment's bytes are stored."""
-    return _path_for(attachment.stored_name)
+    """Where the local backend keeps the attachment's bytes (tests, operators)."""
+    return LocalStorage(upload_root()).path(attachment.stored_name)
 
 
-def _path_for(stored_name: str) -> Path:
-    if not _STORED_NAME.fullmatch(stored_name):  # never let a stored value steer the path
-        raise ValueError(f"not a stored attachment name: {stored_name!r}")
-    return upload_root() / stored_name[:2] / stored_name
+def read_bytes(attachment: Attachment) -> bytes | None:
+    """The stored bytes, from whichever backend holds them; ``None`` when they are gone."""
+    return get_storage().read(attachment.stored_name)
+
+
+def serve(attachment: Attachment) -> Response | None:
+    """The response giving the photo to someone ``can_view`` allowed (the file itself, or a
+    redirect to a short-lived signed URL of the object store); ``None`` when it is gone."""
+    extension = "." + attachment.stored_name.rsplit(".", 1)[1]  # ours, never the uploader's
+    return get_storage().serve(
+        attachment.stored_name, attachment.content_type, f"attachment-{attachment.id}{extension}"
+    )
 
 
 # --- housekeeping ----------------------------------------------------------------------
 
 
 def remove_orphans(session: Session, *, min_age: timedelta = ORPHAN_MIN_AGE) -> int:
-    """Delete stored files that no ``Attachment`` row names (their transaction rolled back)
-    and half-written files (a crash mid-write), once older than ``min_age``: a younger file
-    may belong to a transaction still in progress. Returns how many files were deleted.
+    """Delete stored objects that no ``Attachment`` row names (their transaction rolled
+    back) and half-written files (a crash mid-write), once older than ``min_age``: a younger
+    one may belong to a transaction still in progress. Returns how many were deleted.
 
-    Only files named as this module names them, in its two-hex-digit folders, are touched.
+    Only objects named as this module names them are touched.
     """
-    root = upload_root()
-    if not root.is_dir():
-        return 0
+    storage = get_storage()
     cutoff = time.time() - min_age.total_seconds()
     removed = 0
-    for folder in os.scandir(root):
-        if not (folder.is_dir(follow_symlinks=False) and _FOLDER_NAME.fullmatch(folder.name)):
+    batch: list[StoredObject] = []
+
+    def judge(objects: list[StoredObject]) -> int:
+        known = _known_names(session, [o.name for o in objects if o.name])
+        return sum(storage.remove_key(o.key) for o in objects if o.name not in known)
+
+    for stored in storage.list_older_than(cutoff):
+        if stored.name is None:
+            removed += storage.remove_key(stored.key)
             continue
-        candidates: dict[str, str] = {}
-        for entry in os.scandir(folder.path):
-            if not entry.is_file(follow_symlinks=False):
-                continue
-            if entry.stat(follow_symlinks=False).st_mtime > cutoff:
-                continue
-            if _STORED_NAME.fullmatch(entry.name):
-                candidates[entry.name] = entry.path
-            elif entry.name.startswith(_PARTIAL_PREFIX) and entry.name.endswith(_PARTIAL_SUFFIX):
-                removed += _unlink(entry.path)
-        known = _known_names(session, candidates)
-        removed += sum(_unlink(path) for name, path in candidates.items() if name not in known)
+        batch.append(stored)
+        if len(batch) >= 500:
+            removed += judge(batch)
+            batch = []
+    if batch:
+        removed += judge(batch)
     if removed:
         log.info("removed %d orphaned upload files", removed)
     return removed
@@ -293,11 +279,3 @@ def _known_names(session: Session, names: Iterable[str], batch: int = 500) -> se
         query = select(Attachment.stored_name).where(Attachment.stored_name.in_(chunk))
         known.update(session.scalars(query))
     return known
-
-
-def _unlink(path: str) -> int:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:  # another sweep got there first
-        return 0
-    return 1

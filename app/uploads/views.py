@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, send_file
+from flask import Blueprint, abort
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -20,19 +20,11 @@ def show_attachment(attachment_id: int) -> Response:
     attachment = get_or_404(db.session, Attachment, attachment_id)
     if not services.can_view(attachment, current_user):
         abort(403)
-    path = services.file_path(attachment)
-    if not path.is_file():  # the row outlived its file (restored backup, manual cleanup)
+    response = services.serve(attachment)  # the bytes, or a short-lived signed URL
+    if response is None:  # the row outlived its file (restored backup, manual cleanup)
         abort(404)
-    extension = path.suffix  # ours, from the stored name: never the uploader's file name
-    response = send_file(
-        path,
-        mimetype=attachment.content_type,
-        download_name=f"attachment-{attachment.id}{extension}",
-        as_attachment=False,
-        etag=False,
-    )
-    # Household photos: not kept by the browser or any shared cache, never sniffed as
-    # something other than the image type we stored.
+    # Household photos: not kept by the browser or any shared cache (nor the signed URL
+    # of a redirect), never sniffed as something other than the image type we stored.
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
