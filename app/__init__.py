@@ -144,6 +144,9 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_request_transaction(app: Flask) -> None:
     """The request owns the transaction: commit once at the end, or roll back."""
+    from app.core import replica
+
+    replica.init_app(app)
 
     @app.after_request
     def commit_or_rollback(response: Response) -> Response:
@@ -153,6 +156,7 @@ def _register_request_transaction(app: Flask) -> None:
             return response
         try:
             session.commit()
+            response = replica.after_commit(response)
         except IntegrityError:
             session.rollback()
             from app.errors import error_response

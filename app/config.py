@@ -48,6 +48,11 @@ class Settings:
 
     SHANLIAN_ENV: str = "development"  # development | production | testing
     DATABASE_URL: str = ""
+    # A read replica for read-only pages (public search, lists, reports); writes and what
+    # must read its own writes stay on the primary. Empty: everything on the primary.
+    DATABASE_REPLICA_URL: str = ""
+    # After a write, this client's reads stay on the primary this long (replication lag).
+    REPLICA_STICKY_SECONDS: int = 30
     SECRET_KEY: str = ""
     SEARCH_BACKEND: str = "database"  # database | elasticsearch
     ELASTICSEARCH_URL: str = ""
@@ -183,6 +188,10 @@ class Settings:
         for prefix in ("postgres://", "postgresql://"):
             if self.DATABASE_URL.startswith(prefix):
                 self.DATABASE_URL = "postgresql+psycopg://" + self.DATABASE_URL[len(prefix) :]
+            if self.DATABASE_REPLICA_URL.startswith(prefix):
+                self.DATABASE_REPLICA_URL = (
+                    "postgresql+psycopg://" + self.DATABASE_REPLICA_URL[len(prefix) :]
+                )
 
     def _check(self) -> None:
         if self.SHANLIAN_ENV not in {"development", "production", "testing"}:

@@ -13,6 +13,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.sql.elements import TextClause
 
 SUPPORTED_LOCALES = ("zh", "en")
 
@@ -21,8 +22,41 @@ class Base(DeclarativeBase):
     """Declarative base of every model."""
 
 
+class RoutingSession(Session):
+    """A session that reads from the replica while ``info["replica"]`` holds its engine.
+
+    Only a request marked read-only (``app.core.replica``) sets it. Any write (a flush, an
+    INSERT/UPDATE/DELETE, a ``SELECT ... FOR UPDATE``, raw SQL) goes to the primary and
+    turns the replica off for the rest of the session, so what it wrote is what it reads.
+    """
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, **kw: Any) -> Any:
+        replica = self.info.get("replica")
+        if replica is not None:
+            if not self._flushing and not _writes(clause):
+                return replica
+            self.info.pop("replica", None)
+            self.info["wrote"] = True
+        return super().get_bind(mapper, clause=clause, **kw)
+
+
+def _writes(clause: Any) -> bool:
+    if clause is None:
+        return False
+    if getattr(clause, "is_dml", False) or getattr(clause, "_for_update_arg", None) is not None:
+        return True
+    if isinstance(clause, TextClause):  # raw SQL: only a plain SELECT may go to the replica
+        return not clause.text.lstrip().lower().startswith("select")
+    return False
+
+
+@event.listens_for(RoutingSession, "after_flush")
+def _remember_write(session: Session, _context: Any) -> None:
+    session.info["wrote"] = True  # read-your-own-writes: see app.core.replica
+
+
 class Database:
-    """The engine and the request-scoped session.
+    """The engines (a primary, and optionally a read replica) and the request-scoped session.
 
     A plain SQLAlchemy 2.x setup rather than Flask-SQLAlchemy so that tests can bind the
     session to an outer transaction (``join_transaction_mode="create_savepoint"``).
@@ -30,8 +64,9 @@ class Database:
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
-        self.session_factory = sessionmaker(expire_on_commit=False)
-        self.registry: scoped_session[Session] = scoped_session(self.session_factory)
+        self.replica_engine: Engine | None = None
+        self.session_factory = sessionmaker(class_=RoutingSession, expire_on_commit=False)
+        self.registry: scoped_session[RoutingSession] = scoped_session(self.session_factory)
         # Typed as a plain Session: services take a Session and the registry proxies one.
         self.session: Session = cast(Session, self.registry)
 
@@ -40,10 +75,15 @@ class Database:
         self.registry.remove()
 
     def init_app(self, app: Flask) -> None:
-        self.engine = make_engine(app.config["DATABASE_URL"])
-        self.session_factory.configure(bind=self.engine)
+        self.configure(app.config["DATABASE_URL"], app.config.get("DATABASE_REPLICA_URL") or "")
         app.teardown_appcontext(self._remove_session)
         app.extensions["database"] = self
+
+    def configure(self, url: str, replica_url: str = "") -> None:
+        """(Re)create the engines: the primary, and the replica when ``replica_url`` is set."""
+        self.engine = make_engine(url)
+        self.replica_engine = make_engine(replica_url) if replica_url else None
+        self.session_factory.configure(bind=self.engine)
 
     def _remove_session(self, _exc: BaseException | None) -> None:
         self.registry.remove()

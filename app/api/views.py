@@ -65,6 +65,7 @@ from app.api.schemas import (
 )
 from app.claims import services as claim_services
 from app.claims.models import Claim, DeliveryMethod
+from app.core.replica import replica_reads
 from app.donations import services as donation_services
 from app.errors import NotFound, ValidationFailed, get_or_404
 from app.extensions import db, limiter
@@ -110,6 +111,7 @@ _NO_SUCH = {403: "Not allowed for this account", 404: "No such need, claim or sh
 
 
 @bp.get("/needs")
+@replica_reads
 @operation(
     "Search and list verified needs",
     description="With `q` or a point (`lat`, `lng`) this is a search: it finds open "
@@ -149,6 +151,7 @@ def list_needs() -> Response:
 
 
 @bp.get("/needs/<int:need_id>")
+@replica_reads
 @operation("One verified need", returns=NeedSchema, errors={404: "No public need with this id"})
 def get_need(need_id: int) -> Response:
     need = needs.get_public_need(db.session, need_id)
@@ -376,6 +379,7 @@ def my_points() -> Response:
 
 
 @bp.get("/leaderboards")
+@replica_reads
 @operation(
     "Points for confirmed help, ranked", query=LeaderboardQuerySchema, returns=LeaderboardSchema
 )
@@ -392,6 +396,7 @@ def leaderboards(args: dict[str, Any]) -> Response:
 
 
 @bp.get("/rewards")
+@replica_reads
 @operation("Rewards in the points shop", returns=RewardListSchema)
 def list_rewards() -> Response:
     return jsonify(RewardListSchema().dump({"items": points_services.rewards(db.session)}))

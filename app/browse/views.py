@@ -19,6 +19,7 @@ from app import search_index
 from app.accounts.models import OrgKind
 from app.claims import services as claim_services
 from app.claims.forms import ClaimForm
+from app.core.replica import replica_reads
 from app.extensions import db
 from app.forms import city_choices, district_choices
 from app.labels import choices
@@ -65,6 +66,7 @@ RADIUS_CHOICES_KM = (5, 10, 25, 50, 100, 200)
 
 
 @public_bp.get("/needs")
+@replica_reads
 def list_needs() -> str:
     """Browse or search the public needs: words, filters, near a place, on a map."""
     filters = parse_filters()
@@ -173,6 +175,7 @@ def _public_state_choices() -> list[tuple[NeedState, str]]:
 
 
 @public_bp.get("/needs/<int:need_id>")
+@replica_reads
 def need_detail(need_id: int) -> str:
     need = db.session.get(Need, need_id)
     if need is None or not need.can_view(current_user):

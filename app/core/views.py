@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app import search_index
 from app.accounts.views import is_local_path
+from app.core.replica import replica_reads
 from app.extensions import SUPPORTED_LOCALES, db
 from app.needs import services as needs_services
 
@@ -15,6 +16,7 @@ bp = Blueprint("core", __name__)
 
 
 @bp.get("/")
+@replica_reads
 def home() -> str:
     stats = needs_services.public_stats(db.session)
     recent = needs_services.list_public_needs(db.session, needs_services.NeedFilters(), 1, 6)

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.accounts.models import Organisation, OrgKind, Role
 from app.core.csvsafe import csv_text
+from app.core.replica import replica_reads
 from app.errors import ValidationFailed, get_or_404
 from app.extensions import db
 from app.forms import city_choices, district_choices
@@ -48,6 +49,7 @@ def board_args() -> tuple[boards.Board, str, str | None]:
 
 
 @bp.get("/leaderboards")
+@replica_reads
 def leaderboards() -> str:
     board, period, area = board_args()
     return render_template(
@@ -74,6 +76,7 @@ def plaque_url(org: Organisation) -> str:
 
 
 @bp.get("/companies/<int:org_id>")
+@replica_reads
 def plaque(org_id: int) -> str:
     org = _verified_company(org_id)
     points, rank = boards.company_rank(db.session, org)
@@ -110,6 +113,7 @@ def mine() -> str:
 
 
 @bp.get("/rewards")
+@replica_reads
 def rewards() -> str:
     balance = None
     if current_user.is_authenticated:
@@ -233,6 +237,7 @@ def _my_org() -> Organisation:
 
 
 @bp.get("/organisation/impact")
+@replica_reads
 @role_required(Role.COMPANY, Role.TEAM)
 def impact() -> str:
     org = _my_org()
@@ -250,6 +255,7 @@ def impact() -> str:
 
 
 @bp.get("/organisation/impact.csv")
+@replica_reads
 @role_required(Role.COMPANY, Role.TEAM)
 def impact_csv() -> Response:
     org = _my_org()
