@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +27,10 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.from_mapping(settings.flask_config())
     app.config["SETTINGS"] = settings
-    logging.basicConfig(level=logging.INFO)
+    from app.core import logs, metrics, requestid
+
+    logs.configure_logging(app)
+    requestid.init_app(app)
 
     db.init_app(app)
     csrf.init_app(app)
@@ -39,6 +41,7 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
 
     app.url_map.converters["int"] = RowIdConverter
     _register_blueprints(app)
+    metrics.init_app(app)
     _register_request_transaction(app)
     from app.errors import register_error_handlers
 

@@ -65,6 +65,11 @@ class Settings:
     MAP_TILE_URL: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     MAP_TILE_ATTRIBUTION: str = "© OpenStreetMap contributors"
     REDIS_URL: str = ""
+    # Logs: "json" (one object per line, the production default) or "text".
+    LOG_FORMAT: str = ""
+    LOG_LEVEL: str = "INFO"
+    # /readyz reports the outbox as degraded when a due message waited longer than this.
+    READY_OUTBOX_MAX_AGE_MINUTES: int = 15
     STRIPE_SECRET_KEY: str = ""
     STRIPE_WEBHOOK_SECRET: str = ""
     STRIPE_API_BASE: str = ""  # another address for Stripe's API (tests use a local stand-in)
@@ -174,6 +179,8 @@ class Settings:
                 raise ConfigError("DATABASE_URL is required when SHANLIAN_ENV=production")
             INSTANCE_DIR.mkdir(exist_ok=True)
             self.DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'shanlian.sqlite3'}"
+        if not self.LOG_FORMAT:
+            self.LOG_FORMAT = "json" if self.is_production else "text"
         if not self.UPLOAD_DIR:
             # Outside the web root: files are served only through a permission check.
             self.UPLOAD_DIR = str(INSTANCE_DIR / "uploads")
@@ -199,6 +206,8 @@ class Settings:
                 "SHANLIAN_ENV must be development, production or testing, "
                 f"got {self.SHANLIAN_ENV!r}"
             )
+        if self.LOG_FORMAT not in {"json", "text"}:
+            raise ConfigError(f"LOG_FORMAT must be json or text, got {self.LOG_FORMAT!r}")
         if self.SEARCH_BACKEND not in {"database", "elasticsearch"}:
             raise ConfigError(
                 f"SEARCH_BACKEND must be database or elasticsearch, got {self.SEARCH_BACKEND!r}"
@@ -239,6 +248,11 @@ class Settings:
             BABEL_TRANSLATION_DIRECTORIES=str(INSTANCE_DIR.parent / "translations"),
             BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
             RATELIMIT_STORAGE_URI=self.REDIS_URL or "memory://",
+            # Redis down: each node counts in its own memory until it returns, rather than
+            # refusing sign-ins (documented in the README).
+            RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+            RATELIMIT_SWALLOW_ERRORS=True,
+            RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
             RATELIMIT_HEADERS_ENABLED=True,
             TESTING=self.SHANLIAN_ENV == "testing",
         )

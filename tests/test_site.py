@@ -40,7 +40,9 @@ def test_healthz_ok(client):
     assert response.status_code == 200 and response.json["database"] == "ok"
 
 
-def test_healthz_reports_database_down(client, monkeypatch):
+def test_healthz_reports_database_down_and_readyz_takes_the_node_out(client, monkeypatch):
+    """Liveness stays 200 (restarting the node would not bring the database back);
+    readiness answers 503 so the load balancer sends traffic elsewhere."""
     from app.extensions import db
 
     broken = create_engine(
@@ -50,7 +52,11 @@ def test_healthz_reports_database_down(client, monkeypatch):
         db.session, "execute", lambda *a, **k: broken.connect().exec_driver_sql("SELECT 1")
     )
     response = client.get("/healthz")
-    assert response.status_code == 503 and response.json["database"] == "unreachable"
+    assert response.status_code == 200 and response.json["database"] == "unreachable"
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json["status"] == "unavailable"
+    assert ready.json["database"]["status"] == "unavailable"
 
 
 def test_settings_from_environment_with_coercion():

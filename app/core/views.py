@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import text
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import search_index
 from app.accounts.views import is_local_path
+from app.core import health
 from app.core.replica import replica_reads
 from app.extensions import SUPPORTED_LOCALES, db
 from app.needs import services as needs_services
@@ -36,13 +36,22 @@ def set_language(code: str) -> BaseResponse:
 
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
-    try:
-        db.session.execute(text("SELECT 1"))
-    except Exception:  # any failure means "not healthy"; the reason goes to the log
-        db.session.rollback()
-        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+    """Liveness: 200 while this process answers; the body says how its dependencies look
+    (a database that is down is a reason to stop sending traffic, see /readyz, not to
+    restart the node)."""
+    database = health.check_database(db.session)
+    if database["status"] != "ok":
+        return jsonify({"status": "unavailable", "database": "unreachable"}), 200
     # A search engine that is down degrades search (the database index answers); the
-    # site stays up, so the answer stays 200 and says so.
+    # site stays up and says so.
     search = search_index.search_health(db.session)
     status = "ok" if search["status"] == "ok" else "degraded"
     return jsonify({"status": status, "database": "ok", "search": search}), 200
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Readiness for the load balancer: 503 when this node cannot serve (its database is
+    unreachable); degraded parts (Redis, search, outbox backlog, storage) are reported."""
+    report, ready = health.readiness(db.session)
+    return jsonify(report), 200 if ready else 503
