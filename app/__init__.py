@@ -153,13 +153,24 @@ def _register_request_transaction(app: Flask) -> None:
 
     @app.after_request
     def commit_or_rollback(response: Response) -> Response:
+        from app.errors import DATABASE_ERRORS, database_unavailable_response, rollback_quietly
+
         session = db.session
         if response.status_code >= 400 or g.get("rollback_only"):
-            session.rollback()
+            rollback_quietly()
             return response
         try:
             session.commit()
             response = replica.after_commit(response)
+        except DATABASE_ERRORS as error:
+            # The connection died at COMMIT (a restart, a failover). PostgreSQL either
+            # committed the whole transaction or none of it; a retry of a committed claim
+            # answers 409 with the claim already the client's.
+            app.logger.warning(
+                "commit failed on %s %s: %s", request.method, request.path, type(error).__name__
+            )
+            rollback_quietly()
+            return database_unavailable_response()
         except IntegrityError:
             session.rollback()
             from app.errors import error_response

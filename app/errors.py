@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
@@ -106,7 +108,46 @@ def http_message(status: int) -> str:
     return factory() if factory else _("Error")
 
 
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+
+def database_unavailable_response() -> Response:
+    """503 with ``Retry-After``: the database dropped or refused the connection (a restart, a
+    failover). Nothing was saved, and trying again shortly is safe. A page without the site
+    layout, which would need the database again to show who is signed in."""
+    message = _("The database is briefly unavailable. Nothing was saved; please try again.")
+    if wants_json():
+        response = jsonify({"message": message, "errors": {}})
+    else:
+        response = Response(
+            f'<!doctype html><html lang="zh"><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>503</title><main><h1>503</h1><p>{escape(message)}</p></main></html>",
+            mimetype="text/html",
+        )
+    response.status_code = 503
+    response.headers["Retry-After"] = "2"
+    return response
+
+
+def rollback_quietly() -> None:
+    """Roll back; on a connection that is already gone, there is nothing to roll back."""
+    try:
+        db.session.rollback()
+    except DATABASE_ERRORS:
+        db.remove()
+
+
 def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def handle_database_unavailable(exc: Exception) -> Response:
+        app.logger.warning(
+            "database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__
+        )
+        rollback_quietly()
+        return database_unavailable_response()
+
     @app.errorhandler(DomainError)
     def handle_domain_error(exc: DomainError) -> Response:
         db.session.rollback()

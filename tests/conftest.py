@@ -89,7 +89,7 @@ def session(app: Flask) -> Iterator[object]:
         db.remove()
         transaction.rollback()
         connection.close()
-        db.session_factory.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+        db.session_factory.configure(bind=db.engine, join_transaction_mode="conditional_savepoint")
 
 
 class IsolatedClient(FlaskClient):

@@ -65,7 +65,12 @@ def configure_logging(app: Flask) -> None:
         )
     handler.addFilter(RequestIdFilter())
     root.addHandler(handler)
-    root.setLevel(app.config["LOG_LEVEL"])
+    # Our own loggers at LOG_LEVEL; libraries only from WARNING up (some log addresses and
+    # recipients at INFO).
+    level = logging.getLevelName(str(app.config["LOG_LEVEL"]).upper())
+    root.setLevel(max(level, logging.WARNING) if isinstance(level, int) else logging.WARNING)
+    for name in ("app", "shanlian", "matching", "search"):
+        logging.getLogger(name).setLevel(level)
     app.logger.handlers.clear()  # Flask's own handler would print every line twice
     app.logger.propagate = True
     _log_requests(app)
