@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
@@ -119,10 +120,18 @@ def database_unavailable_response() -> Response:
     if wants_json():
         response = jsonify({"message": message, "errors": {}})
     else:
+        retry, home = "", _("Home")
+        if request.method == "GET":  # the same page again; a form is re-sent from its page
+            again = escape(request.full_path.rstrip("?"))
+            try_again = _("Try again")
+            retry = f'<a href="{again}">{escape(try_again)}</a> · '
         response = Response(
-            f'<!doctype html><html lang="zh"><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>503</title><main><h1>503</h1><p>{escape(message)}</p></main></html>",
+            f'<!doctype html><html lang="{get_locale() or "zh"}"><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<link rel="stylesheet" href="{url_for("static", filename="css/site.css")}">'
+            f'<title>503</title><main class="container"><section class="card error-page">'
+            f"<h1>{escape(message)}</h1>"
+            f'<p>{retry}<a href="/">{escape(home)}</a></p></section></main></html>',
             mimetype="text/html",
         )
     response.status_code = 503

@@ -579,3 +579,33 @@ def test_no_household_data_reaches_the_cluster(es_app, session, cluster):
     assert "电饭煲" in everything
     for value in (*canary.values(), "23.1357911", "113.3579111", "金丝雀"):
         assert value not in everything
+
+
+def test_readyz_through_a_search_outage_and_the_catch_up(es_app, client, session, cluster):
+    """The drill as the load balancer sees it: the stand-in stops, the node stays in
+    rotation reporting search degraded and the backlog growing; it returns, and one
+    delivery brings the index up to date and /readyz back to ok."""
+    need_id = need_in_state(NeedState.PUBLISHED, MicroWishFactory, item="电饭煲").id
+    session.commit()
+    assert client.get("/readyz").json["search"]["status"] == "ok"
+
+    cluster.stop()
+    need = session.get(Need, need_id)
+    donor = UserFactory()
+    lifecycle.transition(session, need, "claim", donor, claimant_id=donor.id)
+    session.commit()
+    ready = client.get("/readyz")
+    assert ready.status_code == 200  # degraded search does not take the node out
+    assert ready.json["status"] == "degraded"
+    assert ready.json["search"]["status"] == "degraded"
+    assert ready.json["search"]["pending_updates"] == 1
+    assert client.get("/api/v1/needs?q=电饭煲").status_code == 200  # from the database
+
+    cluster.start()
+    from app.supervision.sweep import sweep
+
+    sweep(session)  # the periodic delivery
+    session.commit()
+    ready = client.get("/readyz").json
+    assert ready["search"] == {"engine": "elasticsearch", "status": "ok", "pending_updates": 0}
+    assert held(cluster)[need_id] == "claimed"

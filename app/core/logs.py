@@ -36,7 +36,11 @@ class JSONFormatter(logging.Formatter):
         if rid:
             entry["request_id"] = rid
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and key not in entry and not key.startswith("_"):
+            if (
+                key not in _STANDARD | {"request_id"}
+                and key not in entry
+                and not key.startswith("_")
+            ):
                 entry[key] = value if isinstance(value, str | int | float | bool) else str(value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
