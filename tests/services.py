@@ -259,7 +259,7 @@ def start_node(env: dict[str, str], log_dir: Path, name: str = "node") -> Node:
     )
     out.close()
     node = Node(url, process, log)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 180  # a loaded CI machine imports slowly
     while True:
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
