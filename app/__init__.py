@@ -110,6 +110,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.intake.views import bp as intake_bp
     from app.matching.views import bp as matching_bp
     from app.notifications.views import bp as notifications_bp
+    from app.offers.views import bp as offers_bp
     from app.payments.views import bp as payments_bp
     from app.points.views import bp as points_bp
     from app.reports import api as _reports_api  # noqa: F401 - adds /api/v1/reports/* to the API
@@ -139,6 +140,7 @@ def _register_blueprints(app: Flask) -> None:
         intake_bp,
         reports_bp,
         transparency_bp,
+        offers_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp)  # at /api/v1, its own prefix

@@ -129,6 +129,16 @@ class Settings:
     POINTS_PER_HOUR: int = 10  # confirmed volunteer hours, to the member and to the team
     POINTS_BONUS_RED: int = 20  # for helping a need that had turned red
     POINTS_BONUS_URGENT: int = 10  # for helping a need marked high or critical urgency
+    POINTS_PER_PICKUP: int = 2  # to the provider, for each pickup code really redeemed
+    # Offers (M餐): pickups a person may book before a caseworker links them to a household;
+    # bookings per household (or person) per day and per ISO week; how many days ahead meal
+    # windows open; how early a code may be used and how long after its window it stays valid.
+    OFFER_UNVERIFIED_PICKUPS: int = 3
+    OFFER_BOOKINGS_PER_DAY: int = 2
+    OFFER_BOOKINGS_PER_WEEK: int = 7
+    OFFER_DAYS_AHEAD: int = 7
+    OFFER_EARLY_MINUTES: int = 30
+    OFFER_GRACE_MINUTES: int = 30
     # Points older than this many months lapse at the year-end run; 0 keeps them forever.
     POINTS_EXPIRE_MONTHS: int = 0
     # Household lights (app.households.lights): yellow when a visit is due within this many

@@ -70,13 +70,26 @@ visit_logged = _signals.signal("visit-logged", doc="A visit to a household was l
 household_light_changed = _signals.signal(
     "household-light-changed", doc="A household's light changed colour."
 )
+#: Offers: a pickup was booked. Keywords: ``session``, ``booking``, ``actor``.
+booking_made = _signals.signal("booking-made", doc="A pickup code was booked.")
+#: Offers: a provider redeemed a pickup code, so the help really happened (points follow).
+#: Keywords: ``session``, ``booking``, ``offer``, ``actor``.
+pickup_redeemed = _signals.signal("pickup-redeemed", doc="A pickup code was redeemed.")
+#: Offers: the sweep paused an offer because a licence or hygiene permit lapsed.
+#: Keywords: ``session``, ``offer``.
+offer_paused = _signals.signal("offer-paused", doc="An offer paused for a lapsed permit.")
+#: The periodic sweep is running: domains do their own periodic work here instead of the
+#: sweep importing them. Keywords: ``session``, ``now``. A receiver returns a short report
+#: line (or None) that the sweep logs.
+sweep_running = _signals.signal("sweep-running", doc="The periodic sweep runs.")
 
 _HANDLER_MODULE = "handlers"
 
 
-def emit(signal: Any, sender: object = None, **kwargs: Any) -> None:
-    """Send ``signal``; one call site so that tests and logs have one place to watch."""
-    signal.send(sender, **kwargs)
+def emit(signal: Any, sender: object = None, **kwargs: Any) -> list[Any]:
+    """Send ``signal``; one call site so that tests and logs have one place to watch.
+    Returns what the receivers returned."""
+    return [result for _receiver, result in signal.send(sender, **kwargs)]
 
 
 def connect_handlers() -> list[str]:

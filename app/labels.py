@@ -24,6 +24,7 @@ from app.needs.models import (
     Skill,
     Urgency,
 )
+from app.offers.models import BookingStatus, OfferKind, OfferStatus, PauseReason
 from app.payments.models import CashStatus
 from app.points.models import RedemptionStatus
 from app.shifts.models import SignupStatus
@@ -35,6 +36,20 @@ LABELS: dict[enum.Enum, Any] = {
     Role.CASEWORKER: _l("Caseworker"),
     Role.VERIFIER: _l("Verifier / supervisor"),
     Role.ADMIN: _l("Site admin"),
+    Role.RECIPIENT: _l("Person in hardship"),
+    OfferKind.MEAL: _l("Meals"),
+    OfferKind.GOODS: _l("Goods"),
+    OfferKind.SERVICE: _l("Service"),
+    OfferStatus.ACTIVE: _l("Open"),
+    OfferStatus.PAUSED: _l("Paused"),
+    OfferStatus.ENDED: _l("Ended"),
+    BookingStatus.BOOKED: _l("Booked"),
+    BookingStatus.REDEEMED: _l("Picked up"),
+    BookingStatus.CANCELLED: _l("Cancelled"),
+    BookingStatus.NO_SHOW: _l("Not picked up"),
+    PauseReason.NONE: _l("—"),
+    PauseReason.PROVIDER: _l("Paused by the provider"),
+    PauseReason.PERMIT: _l("Permit lapsed"),
     OrgKind.COMPANY: _l("Company"),
     OrgKind.TEAM: _l("Volunteer team"),
     OrgStatus.PENDING: _l("Awaiting verification"),

@@ -19,6 +19,7 @@ from app.intake.models import Application
 from app.needs import lifecycle  # noqa: F401 - registers the need's state machine
 from app.needs.models import FollowUp, Household, Need, NeedEvent
 from app.notifications.models import Notification, OutboxEmail
+from app.offers.models import Booking, Offer, OfferSlot, ProviderPermit, Recipient
 from app.payments.models import CashDonation, StripeEvent
 from app.points.models import PointsEntry, Redemption, Reward
 from app.reports.models import (
@@ -58,6 +59,7 @@ __all__ = [
     "ExportLog",
     "DurationMonth",
     "ApiKey",
+    "Booking",
     "Attachment",
     "CashDonation",
     "Base",
@@ -68,12 +70,16 @@ __all__ = [
     "Membership",
     "Need",
     "NeedEvent",
+    "Offer",
+    "OfferSlot",
     "Notification",
     "Organisation",
     "OrganisationSkill",
     "OutboxEmail",
     "OutboxMessage",
     "PointsEntry",
+    "ProviderPermit",
+    "Recipient",
     "Redemption",
     "Reward",
     "SearchOutbox",

@@ -267,8 +267,12 @@ def seed_demo_data(session: Session, seed: int = 2023, if_empty: bool = False) -
     from app.reports.rollups import refresh
 
     refresh(session)  # the dashboards and the transparency page show the demo at once
+    from app.offers.demo import seed_offers
+
+    offers_summary = seed_offers(session, password_hash, admin, caseworker, DEMO_DOMAIN)
     return (
-        f"demo ready: {count} needs in {len(gazetteer.cities())} cities; {loop}; accounts: "
+        f"demo ready: {count} needs in {len(gazetteer.cities())} cities; {loop}; "
+        f"{offers_summary}; accounts: "
         f"admin@, caseworker@, verifier@, donor1..{N_DONORS}@, company1..{N_COMPANIES}@, "
         f"team1..{N_TEAMS}@, agent1..5@{DEMO_DOMAIN}"
     )

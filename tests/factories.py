@@ -205,3 +205,72 @@ class AreaFactory(Base):
 def agent_in(area: Area) -> User:
     """A village agent bound to ``area``."""
     return UserFactory(agent=True, area_code=area.district_code, area_id=area.id)
+
+
+# --- offers ------------------------------------------------------------------------------
+
+
+def reviewed_permit(organisation: Organisation, days: int = 180):
+    """Licence and hygiene permit valid for ``days`` more days, checked by an admin."""
+    from app.offers.models import ProviderPermit
+
+    today = local_today()
+    permit = ProviderPermit(
+        organisation_id=organisation.id,
+        licence_expires_on=today + timedelta(days=days),
+        hygiene_expires_on=today + timedelta(days=days),
+        updated_at=utcnow() - timedelta(days=1),
+        reviewed_at=utcnow(),
+    )
+    db.session.add(permit)
+    db.session.flush()
+    return permit
+
+
+def restaurant() -> tuple[Organisation, User]:
+    """A verified company with a reviewed permit, and its admin."""
+    organisation = OrganisationFactory(verified=True)
+    reviewed_permit(organisation)
+    return organisation, member_of(organisation)
+
+
+def meal_offer(admin: User, portions: int = 20, **changes: object):
+    """A daily lunch offer (all week, 00:00-23:59 so a window is open whenever tests run)."""
+    from datetime import time
+
+    from app.offers import services as offers
+    from app.offers.models import OfferKind
+
+    data = offers.OfferData(
+        kind=OfferKind.MEAL,
+        title="爱心午餐",
+        description="两荤一素，免费供应。",
+        district_code=TIANHE,
+        place="天河路1号 爱心餐厅",
+        weekdays="1234567",
+        window_start=time(0, 0),
+        window_end=time(23, 59),
+        portions_per_window=portions,
+    )
+    for key, value in changes.items():
+        setattr(data, key, value)
+    return offers.post_offer(db.session, admin, data)
+
+
+_recipient_numbers = __import__("itertools").count(1)
+
+
+def recipient_account(district_code: str = TIANHE, phone: str | None = None):
+    """A registered person in hardship (not linked to a household)."""
+    from app.offers import services as offers
+
+    n = next(_recipient_numbers)
+    user = offers.register_recipient(
+        db.session,
+        f"r{n}@test.example",
+        TEST_PASSWORD,
+        "求助者",
+        phone or f"137{n:08d}",
+        district_code,
+    )
+    return user

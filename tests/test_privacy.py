@@ -441,3 +441,41 @@ def test_canary_absent_from_every_export_and_report_outside_its_district(
     auth.login(worker)
     assert CANARY["name"] in _file_text(client.get("/reports/exports/households.xlsx"))
     assert CANARY["phone"] in _file_text(client.get("/reports/exports/households.csv"))
+def test_canary_absent_from_offers_bookings_and_provider_pages(
+    client, auth, canary_need, caplog, session
+):
+    """A caseworker books a meal for the canary household (and a linked person books for
+    themselves): the provider's check and redeem pages, its offers overview, the public
+    offer pages and the logs hold nothing of the household."""
+    caplog.set_level(logging.DEBUG)
+    from app.accounts.models import User
+    from app.offers import services as offers
+    from tests.factories import meal_offer, recipient_account, restaurant
+
+    _org, provider = restaurant()
+    offer = meal_offer(provider)
+    caseworker = session.get(User, canary_need.created_by_id)
+    household = canary_need.household
+    booking = offers.book(session, caseworker, offer.slots[0], household)
+    person = recipient_account(phone="13722223333")
+    offers.link_recipient(session, caseworker, "13722223333", household)
+    own = offers.book(session, person, offer.slots[-1])
+    code, own_code, offer_id = booking.code, own.code, offer.id
+
+    for url in ["/offers", f"/offers/{offer_id}", "/offers?q=午餐"]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        _assert_clean(response.get_data(as_text=True))
+    auth.login(provider)
+    pages = [
+        client.get(f"/provider/check?code={code}"),
+        client.get(f"/provider/check?code={own_code}"),
+        client.post("/provider/check", data={"code": code, "action": "redeem"}),
+        client.get("/organisation/offers"),
+        client.get(f"/offers/{offer_id}"),
+        client.get("/points"),
+    ]
+    for response in pages:
+        assert response.status_code == 200
+        _assert_clean(response.get_data(as_text=True))
+    _assert_clean(caplog.text)

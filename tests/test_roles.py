@@ -74,6 +74,8 @@ SIGN_IN_FIRST = (
     "/notifications",
     "/agent",
     "/reports",
+    "/provider",
+    "/bookings",
 )
 STAFF = {"caseworker", "verifier", "admin"}
 
@@ -149,6 +151,14 @@ ROUTES = [
     ("/reports/imports/households/template.xlsx", {"caseworker"}),
     ("/reports/imports/donations/template.xlsx", {"company"}),
     ("/reports/impact.pdf", {"company", "team"}),
+    ("/offers", EVERYONE),
+    ("/offers/join", EVERYONE),
+    ("/organisation/offers", {"company", "team"}),
+    ("/organisation/offers/new", {"company", "team"}),
+    ("/provider/check", {"company", "team"}),
+    ("/bookings/mine", {"caseworker"}),
+    ("/work/recipients", {"caseworker"}),
+    ("/admin/permits", {"admin"}),
 ]
 
 

@@ -23,6 +23,8 @@ class Role(enum.Enum):
     VERIFIER = "verifier"  # verifier / supervisor of a district, city or the province
     ADMIN = "admin"
     AGENT = "agent"  # village agent (村级代办) or neighbour helper (邻里帮), bound to an area
+    # A person in hardship who books offers (meals, goods) for themselves (app.offers).
+    RECIPIENT = "recipient"
 
 
 # Roles anyone may pick when signing up; the others are granted by an admin.

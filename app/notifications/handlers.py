@@ -155,3 +155,13 @@ def tell_agent_about_decision(
         notify(
             session, obj.agent, Kind.APPLICATION_RETURNED, ref=obj.id, reason=event.note, link=link
         )
+
+
+@events.offer_paused.connect
+def tell_provider_offer_paused(sender: object, *, session: Session, offer: Any, **_: Any) -> None:
+    """A lapsed licence or hygiene permit paused a meal offer: its admins hear of it."""
+    from app.accounts.models import MemberRole
+
+    for membership in offer.organisation.memberships:
+        if membership.role is MemberRole.ADMIN:
+            notify(session, membership.user, Kind.OFFER_PAUSED, title=offer.title)

@@ -77,6 +77,7 @@ class Kind(enum.StrEnum):
     HOUSEHOLD_LIGHT = "household_light"  # to the caseworker (and supervisors, red)
     APPLICATION_ACCEPTED = "application_accepted"  # to the agent
     APPLICATION_RETURNED = "application_returned"  # to the agent, with the reason
+    OFFER_PAUSED = "offer_paused"  # to a provider: a lapsed permit paused an offer
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,14 @@ MESSAGES: dict[Kind, _Message] = {
         _l(
             "The caseworker returned application no. %(ref)s: %(reason)s. Please correct it "
             "and send it again: %(link)s"
+        ),
+    ),
+    Kind.OFFER_PAUSED: _Message(
+        _l('Your offer "%(title)s" is paused'),
+        _l(
+            'Your offer "%(title)s" is paused because your business licence or food-hygiene '
+            "permit has expired. Enter the renewed dates on your offers page; the offer "
+            "resumes once an admin has checked them."
         ),
     ),
 }

@@ -89,3 +89,12 @@ def follow_reviews(
             reason="application became confirmed help",
             district_code=obj.district_code,
         )
+
+
+@events.pickup_redeemed.connect
+def award_provider_for_pickup(sender: object, **kw: Any) -> None:
+    """A provider's pickup code was redeemed: the help really happened (M餐)."""
+    offer = kw["offer"]
+    services.award_for_pickup(
+        kw["session"], kw["booking"].id, offer.organisation_id, offer.district_code
+    )

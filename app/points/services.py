@@ -257,6 +257,25 @@ def award_for_donation(session: Session, donation: Donation) -> int:
     )
 
 
+def award_for_pickup(
+    session: Session, booking_id: int, organisation_id: int, district_code: str
+) -> int:
+    """Points to a provider for a pickup that really happened (a redeemed code), never for
+    posting an offer. The booking id makes it once per code."""
+    amount = current_app.config["POINTS_PER_PICKUP"]
+    award = rules.Award(
+        "pickup", amount, None, organisation_id, f"b{booking_id}", "pickup code redeemed"
+    )
+    return _write_awards(
+        session,
+        [award],
+        source_kind="pickup",
+        source_id=booking_id,
+        need=None,
+        district_code=district_code,
+    )
+
+
 def reverse_confirmation(session: Session, need: Need) -> int:
     """Counter-entries for every award of the need's confirmations not yet reversed."""
     confirm_events = select(NeedEvent.id).where(

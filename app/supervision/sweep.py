@@ -7,7 +7,7 @@ Idempotent: running it twice in a row changes nothing the second time.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
@@ -47,6 +47,8 @@ class SweepReport:
     households_checked: int = 0
     household_lights_changed: int = 0
     applications_helped: int = 0
+    # One line from each domain that did its periodic work on ``events.sweep_running``.
+    domains: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
@@ -55,6 +57,7 @@ class SweepReport:
             f"households checked: {self.households_checked}, "
             f"household lights changed: {self.household_lights_changed}, "
             f"applications helped: {self.applications_helped}"
+            + "".join(f"; {line}" for line in self.domains)
         )
 
 
@@ -120,6 +123,10 @@ def sweep(session: Session, now: datetime | None = None) -> SweepReport:
     # whose need was confirmed become "helped".
     report.households_checked, report.household_lights_changed = turn_household_lights(session, now)
     report.applications_helped = mark_helped_applications(session)
+    # Other domains (offers, ...) do their periodic work without the sweep importing them.
+    report.domains = [
+        str(line) for line in events.emit(events.sweep_running, session=session, now=now) if line
+    ]
     remove_orphans(session)  # photos of uploads whose request rolled back
     session.flush()
     from app.search_index import schedule_delivery
