@@ -122,7 +122,9 @@ def window_text(slot: OfferSlot, now: datetime | None = None) -> str:
     end = slot.ends_at.astimezone(CHINA)
     today = now.astimezone(CHINA).date()
     if end.date() > start.date():
-        return str(_l("until %(day)s", day=format_date(end.date(), "medium")))
+        # Goods keep until the end of their last day (the window ends at the next midnight).
+        last_day = (end - timedelta(minutes=1)).date()
+        return str(_l("until %(day)s", day=format_date(last_day, "medium")))
     if start.date() == today:
         day = str(_l("today"))
     elif start.date() == today + timedelta(days=1):
