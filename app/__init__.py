@@ -143,6 +143,8 @@ def _register_blueprints(app: Flask) -> None:
         offers_bp,
     ):
         app.register_blueprint(blueprint)
+    from app.offers import api as _offers_api  # noqa: F401 - its routes join the API blueprint
+
     app.register_blueprint(api_bp)  # at /api/v1, its own prefix
     csrf.exempt(api_bp)  # API requests carry a bearer token, not a cookie
 

@@ -462,6 +462,16 @@ def test_canary_absent_from_offers_bookings_and_provider_pages(
     own = offers.book(session, person, offer.slots[-1])
     code, own_code, offer_id = booking.code, own.code, offer.id
 
+    token = {"Authorization": f"Bearer {issue_token(provider)}"}
+    api = [
+        client.get("/api/v1/offers"),
+        client.get(f"/api/v1/offers/{offer_id}"),
+        client.get(f"/api/v1/pickups/{own_code}", headers=token),
+        client.post(f"/api/v1/pickups/{own_code}", headers=token),
+    ]
+    for response in api:
+        assert response.status_code in (200, 409), response.status_code
+        _assert_clean(response.get_data(as_text=True))
     for url in ["/offers", f"/offers/{offer_id}", "/offers?q=午餐"]:
         response = client.get(url)
         assert response.status_code == 200, url
