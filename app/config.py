@@ -139,6 +139,8 @@ class Settings:
     OFFER_DAYS_AHEAD: int = 7
     OFFER_EARLY_MINUTES: int = 30
     OFFER_GRACE_MINUTES: int = 30
+    # Resource pool: days a reservation waits at the station before its goods go back.
+    POOL_HOLD_DAYS: int = 7
     # Points older than this many months lapse at the year-end run; 0 keeps them forever.
     POINTS_EXPIRE_MONTHS: int = 0
     # Household lights (app.households.lights): yellow when a visit is due within this many

@@ -24,7 +24,13 @@ from app.needs.models import (
     Skill,
     Urgency,
 )
-from app.offers.models import BookingStatus, OfferKind, OfferStatus, PauseReason
+from app.offers.models import (
+    BookingStatus,
+    OfferKind,
+    OfferStatus,
+    PauseReason,
+    ReservationStatus,
+)
 from app.payments.models import CashStatus
 from app.points.models import RedemptionStatus
 from app.shifts.models import SignupStatus
@@ -47,6 +53,10 @@ LABELS: dict[enum.Enum, Any] = {
     BookingStatus.REDEEMED: _l("Picked up"),
     BookingStatus.CANCELLED: _l("Cancelled"),
     BookingStatus.NO_SHOW: _l("Not picked up"),
+    ReservationStatus.RESERVED: _l("Reserved"),
+    ReservationStatus.HANDED_OUT: _l("Handed out"),
+    ReservationStatus.CANCELLED: _l("Cancelled"),
+    ReservationStatus.EXPIRED: _l("Not collected"),
     PauseReason.NONE: _l("—"),
     PauseReason.PROVIDER: _l("Paused by the provider"),
     PauseReason.PERMIT: _l("Permit lapsed"),

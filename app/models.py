@@ -19,7 +19,15 @@ from app.intake.models import Application
 from app.needs import lifecycle  # noqa: F401 - registers the need's state machine
 from app.needs.models import FollowUp, Household, Need, NeedEvent
 from app.notifications.models import Notification, OutboxEmail
-from app.offers.models import Booking, Offer, OfferSlot, ProviderPermit, Recipient
+from app.offers.models import (
+    Booking,
+    Offer,
+    OfferSlot,
+    PoolReservation,
+    PoolStock,
+    ProviderPermit,
+    Recipient,
+)
 from app.payments.models import CashDonation, StripeEvent
 from app.points.models import PointsEntry, Redemption, Reward
 from app.reports.models import (
@@ -78,6 +86,8 @@ __all__ = [
     "OutboxEmail",
     "OutboxMessage",
     "PointsEntry",
+    "PoolReservation",
+    "PoolStock",
     "ProviderPermit",
     "Recipient",
     "Redemption",

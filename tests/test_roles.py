@@ -158,6 +158,7 @@ ROUTES = [
     ("/provider/check", {"company", "team"}),
     ("/bookings/mine", {"caseworker"}),
     ("/work/recipients", {"caseworker"}),
+    ("/work/pool", {"caseworker"}),
     ("/admin/permits", {"admin"}),
 ]
 

@@ -17,7 +17,7 @@ from app.api.views import bp, token_required
 from app.errors import NotAllowed, NotFound
 from app.extensions import db
 from app.needs.models import Household
-from app.offers import services
+from app.offers import pool, services
 from app.offers.models import Offer, OfferKind, OfferSlot
 from app.offers.schemas import (
     BookingRequestSchema,
@@ -26,6 +26,7 @@ from app.offers.schemas import (
     OfferPageSchema,
     OfferSchema,
     PickupSchema,
+    PoolSchema,
 )
 from app.places import gazetteer
 
@@ -141,3 +142,16 @@ def check_pickup(code: str) -> Response:
 def redeem_pickup(code: str) -> Response:
     result = services.redeem_code(db.session, g.api_user, code)
     return jsonify(PickupSchema().dump(result))
+
+
+@bp.get("/pool")
+@token_required
+@operation(
+    "The resource pool of my area (caseworkers)",
+    description="Goods companies gave to the district pool that are left and keep: reserve "
+    "them for a household on the site's pool page.",
+    returns=PoolSchema,
+    errors={403: "Only caseworkers use the resource pool"},
+)
+def list_pool() -> Response:
+    return jsonify(PoolSchema().dump({"items": pool.pool_items(db.session, g.api_user)}))

@@ -12,7 +12,7 @@ from app import events
 from app.accounts.models import MemberRole, Membership, Organisation, OrgKind, OrgStatus, Role, User
 from app.models_base import local_today, utcnow
 from app.needs.models import Household
-from app.offers import services
+from app.offers import pool, services
 from app.offers.models import Booking, Offer, OfferKind, OfferSlot, ProviderPermit
 
 # (login, contact, organisation, district, pickup place, lat, lng, licence code)
@@ -225,6 +225,18 @@ def seed_offers(
     permit.hygiene_expires_on = yesterday
     session.flush()
     services.pause_offers_with_lapsed_permits(session)
+
+    # The resource pool (every city's caseworker has received donations in it): in Tianhe
+    # one reservation waits at the station, one was handed out, one was cancelled.
+    items = pool.pool_items(session, caseworker)
+    if items:
+        first = items[0].donation
+        pool.set_expiry(session, caseworker, first, today + timedelta(days=90))
+        gone = pool.reserve(session, caseworker, first, households[3], 1)
+        pool.cancel_reservation(session, caseworker, gone)
+        pool.reserve(session, caseworker, first, households[1], 1)  # waits at the station
+        done = pool.reserve(session, caseworker, first, households[2], 1)
+        pool.hand_out(session, caseworker, done.code)
     return (
         f"offers: restaurant1..{len(RESTAURANTS)}@{domain} (Futian, Tianhe, Yuexiu), "
         f"recipient1@ (linked), recipient2@ (unverified)"

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Organisation, User
+from app.claims.models import Donation
 from app.extensions import Base
 from app.models_base import UTCDateTime, enum_column, utcnow
 from app.needs.models import Household
@@ -243,3 +244,65 @@ class ProviderPermit(Base):
     def valid(self, today: date) -> bool:
         """Dates in the future and checked by an admin since they last changed."""
         return self.reviewed and not self.lapsed(today)
+
+
+class ReservationStatus(enum.Enum):
+    RESERVED = "reserved"  # set aside for a household; the code is valid at the station
+    HANDED_OUT = "handed_out"  # the station handed the goods over against the code
+    CANCELLED = "cancelled"  # given back; the stock is free again
+    EXPIRED = "expired"  # not collected in time; the stock is free again
+
+
+class PoolStock(Base):
+    """Stock bookkeeping of one pooled donation (the district's resource pool is the
+    received, unallocated in-kind donations of ``app.donations``): how much is set aside,
+    and until when the goods keep. ``reserved`` moves only by a conditional UPDATE."""
+
+    __tablename__ = "pool_stock"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="pool_quantity_positive"),
+        CheckConstraint("reserved >= 0 AND reserved <= quantity", name="pool_never_overdrawn"),
+    )
+
+    donation_id: Mapped[int] = mapped_column(
+        ForeignKey("donations.id", ondelete="CASCADE"), primary_key=True
+    )
+    quantity: Mapped[int]
+    reserved: Mapped[int] = mapped_column(default=0)
+    expires_on: Mapped[date | None] = mapped_column(Date)
+
+    @property
+    def left(self) -> int:
+        return self.quantity - self.reserved
+
+
+class PoolReservation(Base):
+    """Part of a pool item set aside for a household, collected with a pickup code."""
+
+    __tablename__ = "pool_reservations"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="reservation_quantity_positive"),
+        Index("ix_pool_reservations_expiry", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    donation_id: Mapped[int] = mapped_column(ForeignKey("donations.id"), index=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    need_id: Mapped[int | None] = mapped_column(ForeignKey("needs.id"))
+    quantity: Mapped[int]
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    reserved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[ReservationStatus] = mapped_column(
+        enum_column(ReservationStatus, "pool_reservation_status"),
+        default=ReservationStatus.RESERVED,
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    handed_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    handed_out_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    donation: Mapped[Donation] = relationship()
+    household: Mapped[Household] = relationship()
+
+    def __repr__(self) -> str:  # never the code or the household
+        return f"<PoolReservation {self.id} {self.status.value}>"

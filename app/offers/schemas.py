@@ -129,3 +129,19 @@ class PickupSchema(Schema):
     what = fields.String(required=True, metadata={"description": "e.g. 1 meal"})
     when = fields.String(required=True, metadata={"description": "e.g. today 11:00–13:00"})
     message = fields.String(required=True)
+
+
+class PoolItemSchema(Schema):
+    """An item of the district resource pool, for caseworkers: what and how much is left."""
+
+    donation_id = fields.Integer(attribute="donation.id", required=True)
+    item = fields.String(attribute="donation.item", required=True)
+    quantity = fields.Integer(attribute="donation.quantity", required=True)
+    left = fields.Integer(required=True)
+    expires_on = fields.Date(allow_none=True, required=True)
+    district_code = fields.String(attribute="donation.district_code", required=True)
+    donor = fields.String(attribute="donation.organisation.name", required=True)
+
+
+class PoolSchema(Schema):
+    items = fields.List(fields.Nested(PoolItemSchema), required=True)

@@ -4,6 +4,7 @@ offers and permits, linking people to households, and the admin's permit reviews
 from __future__ import annotations
 
 import io
+from datetime import date
 from typing import Any
 
 import segno
@@ -24,15 +25,25 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.accounts.models import Role
+from app.claims.models import Donation
 from app.errors import DomainError, NotAllowed, ValidationFailed, get_or_404
 from app.extensions import db, limiter
 from app.forms import apply_service_errors, city_choices, district_choices
 from app.labels import choices, label
 from app.models_base import local_today
 from app.needs.models import Household
+from app.offers import pool as pool_services
 from app.offers import services
 from app.offers.forms import CodeForm, JoinForm, LinkForm, OfferForm, PermitForm
-from app.offers.models import Booking, Offer, OfferKind, OfferSlot, OfferStatus, ProviderPermit
+from app.offers.models import (
+    Booking,
+    Offer,
+    OfferKind,
+    OfferSlot,
+    OfferStatus,
+    PoolReservation,
+    ProviderPermit,
+)
 from app.permissions import role_required
 from app.places import gazetteer
 
@@ -441,3 +452,93 @@ def review_permit(permit_id: int) -> WerkzeugResponse:
     resumed = services.review_permit(db.session, permit, current_user)
     flash(_("Checked. %(n)s paused offers resumed.", n=resumed), "info")
     return redirect(url_for("offers.permits"))
+
+
+# --- the resource pool (caseworkers; the station hands out) -----------------------------------
+
+
+@bp.route("/work/pool", methods=["GET", "POST"])
+@role_required(Role.CASEWORKER)
+def pool() -> str | tuple[str, int] | WerkzeugResponse:
+    """The district's resource pool: what is left, reserve for a household, hand out
+    against a code, set until when goods keep."""
+    status = 200
+    action = request.form.get("action", "")
+    if request.method == "POST":
+        try:
+            if action == "reserve":
+                donation = _pool_donation(request.form.get("donation_id", type=int))
+                household_id = request.form.get("household_id", type=int)
+                household = (
+                    db.session.get(Household, household_id)
+                    if household_id and 0 < household_id < 2**31
+                    else None
+                )
+                quantity = request.form.get("quantity", type=int)
+                if household is None or quantity is None:
+                    raise ValidationFailed(
+                        _("Please correct the marked fields."),
+                        {"household_id": [_("Choose a household and how many.")]},
+                    )
+                reservation = pool_services.reserve(
+                    db.session, current_user, donation, household, quantity
+                )
+                flash(_("Reserved. The pickup code is %(code)s.", code=reservation.code), "info")
+            elif action == "hand_out":
+                reservation = pool_services.hand_out(
+                    db.session, current_user, request.form.get("code", "")
+                )
+                flash(
+                    _(
+                        "Handed out: %(n)s × %(item)s.",
+                        n=reservation.quantity,
+                        item=reservation.donation.item,
+                    ),
+                    "info",
+                )
+            elif action == "expiry":
+                donation = _pool_donation(request.form.get("donation_id", type=int))
+                raw = request.form.get("expires_on", "")
+                try:
+                    keeps = date.fromisoformat(raw) if raw else None
+                except ValueError:
+                    raise ValidationFailed(
+                        _("Please correct the marked fields."), {"expires_on": [_("Give a date.")]}
+                    ) from None
+                pool_services.set_expiry(db.session, current_user, donation, keeps)
+                flash(_("Saved."), "info")
+            elif action == "cancel":
+                reservation_id = request.form.get("reservation_id", type=int)
+                found = (
+                    db.session.get(PoolReservation, reservation_id)
+                    if reservation_id and 0 < reservation_id < 2**31
+                    else None
+                )
+                if found is None:
+                    abort(404)
+                pool_services.cancel_reservation(db.session, current_user, found)
+                flash(_("Cancelled; the goods are back in the pool."), "info")
+            else:
+                abort(400)
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error.message), "error")
+            status = error.status
+        else:
+            return redirect(url_for("offers.pool"))
+    return render_template(
+        "offers/pool.html",
+        items=pool_services.pool_items(db.session, current_user),
+        reservations=pool_services.reservations_of_area(db.session, current_user),
+        households=_households_for(current_user),
+        today=local_today(),
+    ), status
+
+
+def _pool_donation(donation_id: int | None) -> Donation:
+    donation = (
+        db.session.get(Donation, donation_id) if donation_id and 0 < donation_id < 2**31 else None
+    )
+    if donation is None:
+        abort(404)
+    return donation
