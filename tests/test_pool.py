@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from app import migrate
 from app.accounts.models import User
-from app.claims import donations
-from app.claims.models import Donation, DonationStatus
+from app.donations import services as donations
+from app.donations.models import Donation, DonationStatus
 from app.errors import Conflict, DomainError, NotAllowed, NotFound
 from app.extensions import db, make_engine
 from app.models_base import local_today, utcnow

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
-from app.claims.models import Donation, DonationStatus
+from app.donations.models import Donation, DonationStatus
 from app.errors import Conflict, InvalidTransition, NotAllowed, NotFound, ValidationFailed
 from app.models_base import local_today, utcnow
 from app.needs.models import Household, Need

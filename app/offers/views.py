@@ -25,7 +25,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.accounts.models import Role
-from app.claims.models import Donation
+from app.donations.models import Donation
 from app.errors import DomainError, NotAllowed, ValidationFailed, get_or_404
 from app.extensions import db, limiter
 from app.forms import apply_service_errors, city_choices, district_choices
