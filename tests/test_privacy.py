@@ -441,6 +441,8 @@ def test_canary_absent_from_every_export_and_report_outside_its_district(
     auth.login(worker)
     assert CANARY["name"] in _file_text(client.get("/reports/exports/households.xlsx"))
     assert CANARY["phone"] in _file_text(client.get("/reports/exports/households.csv"))
+
+
 def test_canary_absent_from_offers_bookings_and_provider_pages(
     client, auth, canary_need, caplog, session
 ):
