@@ -245,7 +245,7 @@ def seed_demo_data(session: Session, seed: int = 2023, if_empty: bool = False) -
             count += 1
     session.flush()
     _seed_points_shop_and_donations(session, rng, companies, city_caseworkers, caseworker)
-    from app.households.demo import seed_caseworker_loop
+    from app.demo.caseworker_loop import seed_caseworker_loop
 
     loop = seed_caseworker_loop(
         session,

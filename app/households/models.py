@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from app.accounts.models import User
 from app.extensions import Base
@@ -106,6 +106,12 @@ class HouseholdMember(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(
         ForeignKey("households.id", ondelete="CASCADE"), index=True
+    )
+    # Declared from this side: needs knows nothing of members. ``household.members`` is
+    # what the privacy guard reads (members are as private as the head).
+    household: Mapped[Household] = relationship(
+        backref=backref("members", order_by="HouseholdMember.id", viewonly=True),
+        viewonly=True,
     )
     name: Mapped[str] = mapped_column(String(80))
     relation: Mapped[Relation] = mapped_column(enum_column(Relation, "member_relation"))

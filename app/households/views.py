@@ -78,7 +78,6 @@ class Panel:
     score: Score
     events: list[Any]
     history: list[Any]
-    applications: list[Any]
     town: Area | None
     village: Area | None
     services: list[str]
@@ -88,8 +87,6 @@ class Panel:
 def household_panel(household: Household) -> Panel:
     """The private records around a household, for its page (staff of its area only: the
     page that includes this checked ``can_view``)."""
-    from app.intake.services import applications_for_household
-
     session = db.session
     wanted = set(services.service_ids_of(household))
     return Panel(
@@ -98,7 +95,6 @@ def household_panel(household: Household) -> Panel:
         score=services.explain_household(session, household),
         events=services.events_of(session, household),
         history=services.history_of(session, household)[:50],
-        applications=applications_for_household(session, household),
         town=session.get(Area, household.town_id) if household.town_id else None,
         village=session.get(Area, household.village_id) if household.village_id else None,
         services=[

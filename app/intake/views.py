@@ -233,6 +233,13 @@ def agents() -> Any:
 
 
 @bp.app_template_global()
+def household_applications(household: Any) -> list[Any]:
+    """Applications that led to ``household``, for its page (which checked ``can_view``).
+    Registered from here because intake builds on households, not the other way round."""
+    return services.applications_for_household(db.session, household)
+
+
+@bp.app_template_global()
 def label_status(value: str) -> str:
     """An application's status, from the value recorded in its history."""
     from app.intake.models import ApplicationStatus

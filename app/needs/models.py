@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -17,9 +16,6 @@ from app.accounts.models import Role, Skill, User
 from app.extensions import Base
 from app.models_base import UTCDateTime, enum_column, utcnow
 from app.places import gazetteer
-
-if TYPE_CHECKING:
-    from app.households.models import HouseholdMember
 
 
 class PersonGroup(enum.Enum):
@@ -180,10 +176,6 @@ class Household(Base):
 
     needs: Mapped[list[Need]] = relationship(back_populates="household")
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
-    # Members (app.households) are as private as the head; the privacy guard reads them.
-    members: Mapped[list[HouseholdMember]] = relationship(
-        "HouseholdMember", order_by="HouseholdMember.id", viewonly=True
-    )
 
     def can_view(self, user: User) -> bool:
         return user.is_staff_for(self.district_code)

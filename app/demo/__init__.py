@@ -1,0 +1,1 @@
+"""The demo a fresh install shows: composed from every domain (nothing imports it back)."""
