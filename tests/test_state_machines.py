@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import app.models  # noqa: F401 - registers every model and every machine
+import app.offers.pool  # noqa: F401 - the offers' machines live beside their services
 from app.accounts.models import MemberRole, Role, User
 from app.claims.models import Claim, DeliveryMethod
 from app.core.models import OutboxMessage
@@ -161,6 +162,89 @@ def organisation_case(state: Any) -> tuple[Any, Actors]:
     return OrganisationFactory(status=state), {"verify": admin, "reject": admin}
 
 
+def offer_case(state: Any) -> tuple[Any, Actors]:
+    from app.offers.models import Offer, OfferKind
+    from tests.factories import restaurant
+
+    organisation, admin = restaurant()
+    offer = Offer(
+        organisation_id=organisation.id,
+        created_by_id=admin.id,
+        kind=OfferKind.MEAL,
+        title="午餐",
+        district_code="440106",
+        place="天河路1号",
+        lat=23.13,
+        lng=113.32,
+        status=state,
+        weekdays="1234567",
+        window_start=time(11, 0),
+        window_end=time(13, 0),
+        portions_per_window=10,
+    )
+    db.session.add(offer)
+    db.session.flush()
+    return offer, {"pause": admin, "resume": admin, "end": admin, "lapse": None}
+
+
+def offer_booking_case(state: Any) -> tuple[Any, Actors]:
+    from app.offers.models import Booking
+    from app.offers.services import new_code
+    from tests.factories import HouseholdFactory, meal_offer, restaurant
+
+    _organisation, admin = restaurant()
+    offer = meal_offer(admin)
+    household = HouseholdFactory()
+    worker = db.session.get(User, household.created_by_id)
+    booking = Booking(
+        code=new_code(),
+        offer_id=offer.id,
+        slot_id=offer.slots[0].id,
+        household_id=household.id,
+        booked_by_id=worker.id,
+        expires_at=offer.slots[0].ends_at,
+        status=state,
+    )
+    db.session.add(booking)
+    db.session.flush()
+    return booking, {"redeem": admin, "cancel": worker, "no_show": None}
+
+
+def pool_reservation_case(state: Any) -> tuple[Any, Actors]:
+    from app.donations.models import DonationStatus
+    from app.offers.models import PoolReservation
+    from app.offers.services import new_code
+    from tests.factories import HouseholdFactory
+
+    household = HouseholdFactory()
+    worker = db.session.get(User, household.created_by_id)
+    company = OrganisationFactory(verified=True)
+    donation = Donation(
+        organisation_id=company.id,
+        logged_by_id=member_of(company).id,
+        district_code=household.district_code,
+        item="大米",
+        quantity=5,
+        value_yuan=50,
+        status=DonationStatus.RECEIVED,
+        received_at=utcnow(),
+    )
+    db.session.add(donation)
+    db.session.flush()
+    reservation = PoolReservation(
+        donation_id=donation.id,
+        household_id=household.id,
+        quantity=1,
+        code=new_code(),
+        reserved_by_id=worker.id,
+        expires_at=utcnow() + timedelta(days=7),
+        status=state,
+    )
+    db.session.add(reservation)
+    db.session.flush()
+    return reservation, {"hand_out": worker, "cancel": worker, "expire": None}
+
+
 BUILDERS: dict[str, Builder] = {
     "need": need_case,
     "claim": claim_case,
@@ -169,6 +253,9 @@ BUILDERS: dict[str, Builder] = {
     "cash-donation": cash_case,
     "redemption": redemption_case,
     "organisation": organisation_case,
+    "offer": offer_case,
+    "offer_booking": offer_booking_case,
+    "pool_reservation": pool_reservation_case,
 }
 
 
