@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 import app.models  # noqa: F401 - registers every model and every machine
+import app.households.services  # noqa: F401 - the visit machine lives beside its services
+import app.intake.services  # noqa: F401 - so does the application machine
 import app.offers.pool  # noqa: F401 - the offers' machines live beside their services
 from app.accounts.models import MemberRole, Role, User
 from app.claims.models import Claim, DeliveryMethod
@@ -245,7 +247,58 @@ def pool_reservation_case(state: Any) -> tuple[Any, Actors]:
     return reservation, {"hand_out": worker, "cancel": worker, "expire": None}
 
 
+def visit_case(state: Any) -> tuple[Any, Actors]:
+    from app.households.models import Visit, VisitMethod
+    from tests.factories import HouseholdFactory
+
+    household = HouseholdFactory()
+    visitor = db.session.get(User, household.created_by_id)
+    visit = Visit(
+        household_id=household.id,
+        visitor_id=visitor.id,
+        visited_at=utcnow(),
+        method=VisitMethod.HOME,
+        status=state,
+    )
+    db.session.add(visit)
+    db.session.flush()
+    supervisor = UserFactory(verifier=True, area_code=household.district_code)
+    return visit, {"reject": supervisor, "reinstate": supervisor}
+
+
+def application_case(state: Any) -> tuple[Any, Actors]:
+    from app.intake.models import Application
+    from app.needs.models import CareCategory, NeedKind, PersonGroup
+
+    agent = UserFactory(agent=True)
+    caseworker = UserFactory(caseworker=True, area_code=agent.area_code)
+    application = Application(
+        agent_id=agent.id,
+        district_code=agent.area_code,
+        applicant_name="测试",
+        id_number="",
+        phone="",
+        address="",
+        group=list(PersonGroup)[0],
+        kind=NeedKind.MICRO_WISH,
+        category=list(CareCategory)[0],
+        need_text="需要一个电饭煲",
+        status=state,
+    )
+    db.session.add(application)
+    db.session.flush()
+    return application, {
+        "accept": caseworker,
+        "return": caseworker,
+        "resubmit": agent,
+        "withdraw": agent,
+        "helped": None,
+    }
+
+
 BUILDERS: dict[str, Builder] = {
+    "visit": visit_case,
+    "application": application_case,
     "need": need_case,
     "claim": claim_case,
     "shift-signup": signup_case,
