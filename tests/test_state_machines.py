@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-import app.models  # noqa: F401 - registers every model and every machine
 import app.households.services  # noqa: F401 - the visit machine lives beside its services
 import app.intake.services  # noqa: F401 - so does the application machine
+import app.models  # noqa: F401 - registers every model and every machine
 import app.offers.pool  # noqa: F401 - the offers' machines live beside their services
 from app.accounts.models import MemberRole, Role, User
 from app.claims.models import Claim, DeliveryMethod
