@@ -40,6 +40,9 @@ def query_with(**changes: Any) -> str:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from app.localtime import FILTERS
+
+    app.jinja_env.filters.update(FILTERS)
     app.jinja_env.globals.update(
         label=label,
         light_reason=light_reason,

@@ -22,6 +22,7 @@ from marshmallow import (
 
 from app.claims.models import ClaimStatus, DeliveryMethod
 from app.labels import label
+from app.localtime import LocalDateTime
 from app.needs.models import PUBLIC_STATES, CareCategory, Need, NeedKind, NeedState, Urgency
 from app.places import gazetteer
 
@@ -79,7 +80,7 @@ class NeedSchema(Schema):
             "required": ["lat", "lng", "approximate"],
         },
     )
-    published_at = fields.DateTime(allow_none=True, required=True)
+    published_at = LocalDateTime(allow_none=True, required=True)
     details = fields.Method(
         "_details",
         required=True,
@@ -351,10 +352,10 @@ class ClaimSchema(Schema):
         validate=validate.OneOf([m.value for m in DeliveryMethod]),
     )
     handover_code = fields.String(required=True)
-    due_at = fields.DateTime(required=True)
+    due_at = LocalDateTime(required=True)
     accepted = fields.Boolean(attribute="is_accepted", required=True)
     inspection_required = fields.Boolean(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = LocalDateTime(required=True)
 
 
 class ReasonSchema(Schema):
@@ -382,8 +383,8 @@ class SignupSchema(Schema):
     shift_id = fields.Integer(required=True)
     user_id = fields.Integer(required=True)
     status = fields.String(attribute="status.value", required=True)
-    checked_in_at = fields.DateTime(allow_none=True, required=True)
-    checked_out_at = fields.DateTime(allow_none=True, required=True)
+    checked_in_at = LocalDateTime(allow_none=True, required=True)
+    checked_out_at = LocalDateTime(allow_none=True, required=True)
     hours_worked = fields.Float(required=True)
 
 
@@ -423,7 +424,7 @@ class DonationSchema(Schema):
     value_yuan = fields.Integer(required=True)
     external_ref = fields.String(allow_none=True, required=True)
     status = fields.String(attribute="status.value", required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = LocalDateTime(required=True)
 
 
 class ClaimListSchema(Schema):
@@ -437,7 +438,7 @@ class PointsEntrySchema(Schema):
     rule = fields.String(required=True)
     reason = fields.String(required=True)
     need_id = fields.Integer(allow_none=True, required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = LocalDateTime(required=True)
 
 
 class PointsSchema(Schema):
@@ -489,4 +490,4 @@ class RedemptionSchema(Schema):
     points = fields.Integer(required=True)
     code = fields.String(required=True)
     status = fields.String(attribute="status.value", required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = LocalDateTime(required=True)

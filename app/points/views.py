@@ -27,6 +27,7 @@ from app.core.replica import replica_reads
 from app.errors import ValidationFailed, get_or_404
 from app.extensions import db
 from app.forms import city_choices, district_choices
+from app.localtime import local_date
 from app.models_base import CHINA
 from app.permissions import role_required
 from app.points import boards, services
@@ -263,7 +264,7 @@ def impact_csv() -> Response:
     report = boards.impact_report(db.session, org, *_as_range(start, end))
     rows: list[list[object]] = [
         [
-            line.day.astimezone(CHINA).date().isoformat(),
+            local_date(line.day),
             line.what,
             line.need_id or "",
             line.title,

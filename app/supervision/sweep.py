@@ -19,6 +19,7 @@ from app.claims import services as claim_services
 from app.claims.models import Claim, ClaimStatus, DeliveryMethod
 from app.households.services import turn_household_lights
 from app.intake.services import mark_helped_applications
+from app.localtime import local_date
 from app.models_base import local_today, utcnow
 from app.needs import lifecycle
 from app.needs.models import Light, Need, NeedState
@@ -74,7 +75,7 @@ def release_overdue_claims(session: Session, now: datetime, report: SweepReport)
     ).all()
     for claim in overdue:
         need = claim.need
-        reason = str(_l("Not delivered by %(due)s.", due=claim.due_at.date().isoformat()))
+        reason = str(_l("Not delivered by %(due)s.", due=local_date(claim.due_at)))
         claim_services.lapse_claim(session, claim, reason, now)
         lifecycle.transition(
             session,
