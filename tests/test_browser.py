@@ -130,6 +130,16 @@ def new_context(browser: Browser, live_server: str) -> Iterator[Callable[..., Br
 
         context.on("response", on_response)
         context.on("weberror", lambda error: problems.script_errors.append(str(error.error)))
+        # Irreversible actions ask once (window.confirm); the person in these tests agrees.
+        # Tests that check the question read ``context.dialogs``.
+        dialogs: list[str] = []
+
+        def agree(dialog: Any) -> None:
+            dialogs.append(dialog.message)
+            dialog.accept()
+
+        context.on("page", lambda page: page.on("dialog", agree))
+        context.dialogs = dialogs  # type: ignore[attr-defined]
         opened.append((context, problems))
         return context
 
