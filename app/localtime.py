@@ -1,4 +1,6 @@
-"""Times are stored in UTC and shown in Asia/Shanghai, one way, everywhere.
+"""How stored values are shown: times in Asia/Shanghai (stored in UTC), numbers grouped.
+
+Times are stored in UTC and shown in Asia/Shanghai, one way, everywhere.
 
 Pages use the Jinja filters ``local_datetime``, ``local_date`` and ``local_time``; emails,
 CSV files and the sweep's messages call the same functions; the API sends ISO 8601 with the
@@ -52,7 +54,23 @@ class LocalDateTime(fields.DateTime):
         return local_iso(value)
 
 
+def thousands(value: object) -> str:
+    """12345 -> "12,345" (Chinese and English both group by thousands on this site)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}"
+    return f"{int(value):,}"  # type: ignore[call-overload]
+
+
+def yuan_from_minor(value: int | None) -> str:
+    """An amount kept in fen, shown in yuan with two decimals and separators."""
+    return f"{(value or 0) / 100:,.2f}"
+
+
 FILTERS = {
+    "thousands": thousands,
+    "yuan_from_minor": yuan_from_minor,
     "local_datetime": local_datetime,
     "local_date": local_date,
     "local_time": local_time,

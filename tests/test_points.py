@@ -398,7 +398,7 @@ def test_impact_report_and_csv(client, auth, session, no_mail):
     org_id = company.organisation.id
     auth.login(company)
     page = client.get("/organisation/impact?period=all").get_data(as_text=True)
-    assert 'id="impact-value">1000<' in page
+    assert 'id="impact-value">1,000<' in page
     csv_response = client.get("/organisation/impact.csv?period=all")
     assert csv_response.mimetype == "text/csv"
     text = csv_response.get_data(as_text=True)

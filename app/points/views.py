@@ -230,6 +230,10 @@ def _as_range(start: date | None, end: date | None) -> tuple[datetime | None, da
     return (local(start) if start else None), (local(end + timedelta(days=1)) if end else None)
 
 
+def _period_args() -> dict[str, str]:
+    return {k: v for k, v in request.args.items() if k in ("from", "to", "period") and v}
+
+
 def _my_org() -> Organisation:
     org = current_user.organisation
     if org is None or not current_user.is_org_admin(org):
@@ -252,6 +256,9 @@ def impact() -> str:
         end=end,
         printable=request.args.get("print") == "1",
         is_team=org.kind is OrgKind.TEAM,
+        # The filters as they are, whatever else the address holds (``print`` included).
+        csv_url=url_for("points.impact_csv", **_period_args()),  # type: ignore[arg-type]
+        print_url=url_for("points.impact", **_period_args(), print="1"),  # type: ignore[arg-type]
     )
 
 
