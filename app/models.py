@@ -1,6 +1,13 @@
 """Every model, imported once so that ``Base.metadata`` is complete (Alembic, tests)."""
 
-from app.accounts.models import ApiKey, Membership, Organisation, OrganisationSkill, User
+from app.accounts.models import (
+    ApiKey,
+    Membership,
+    Organisation,
+    OrganisationSkill,
+    TeamInvite,
+    User,
+)
 from app.claims.models import Claim
 from app.core.models import OutboxMessage, StatusEvent
 from app.donations.models import Donation
@@ -97,5 +104,6 @@ __all__ = [
     "ShiftSignup",
     "StatusEvent",
     "StripeEvent",
+    "TeamInvite",
     "User",
 ]

@@ -20,6 +20,7 @@ from app.accounts.models import (
     OrgKind,
     OrgStatus,
     Role,
+    TeamInvite,
     User,
 )
 from app.claims.models import Claim
@@ -211,6 +212,18 @@ def seed_demo_data(session: Session, seed: int = 2023, if_empty: bool = False) -
         )
         session.add(org)
         session.add(Membership(user=leader, organisation=org, role=MemberRole.ADMIN))
+        # Teams are several people (志愿汇): members who joined through an invitation link.
+        for j in range(1, 4):
+            member = user(f"team{i}.member{j}", f"志愿者{i}-{j}", Role.TEAM)
+            session.add(Membership(user=member, organisation=org, role=MemberRole.MEMBER))
+        session.add(
+            TeamInvite(
+                organisation=org,
+                token=f"demo-team-{i}-{rng.randrange(10**8):08d}",
+                created_by=leader,
+                expires_at=utcnow() + timedelta(days=7),
+            )
+        )
         teams.append(leader)
     session.flush()
 

@@ -53,9 +53,22 @@ class Skill(enum.Enum):
     CARPENTER = "carpenter"
 
 
+class BoardName(enum.Enum):
+    """How a person appears on the public leaderboards (they choose; a nickname by default)."""
+
+    NICKNAME = "nickname"
+    NAME = "name"
+    HIDDEN = "hidden"
+
+
 class MemberRole(enum.Enum):
     MEMBER = "member"
     ADMIN = "admin"  # a company's admin, a team's leader
+
+
+def nickname(display_name: str) -> str:
+    """The first character and two stars, as Chinese sites mask names: 王** ."""
+    return f"{display_name.strip()[:1] or '?'}**"
 
 
 class User(UserMixin, Base):
@@ -74,6 +87,10 @@ class User(UserMixin, Base):
     is_active_account: Mapped[bool] = mapped_column(default=True)
     # The language of emails and notifications to this person.
     locale: Mapped[str] = mapped_column(String(5), default="zh")
+    # How this person appears on public leaderboards (a BoardName value).
+    board_name: Mapped[str] = mapped_column(
+        String(10), default=BoardName.NICKNAME.value, server_default=BoardName.NICKNAME.value
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
@@ -83,6 +100,17 @@ class User(UserMixin, Base):
     @property
     def is_active(self) -> bool:  # flask-login refuses inactive accounts
         return self.is_active_account
+
+    @property
+    def nickname(self) -> str:
+        return nickname(self.display_name)
+
+    @property
+    def public_name(self) -> str:
+        """The name public leaderboards show: the display name only if the person chose it."""
+        if self.board_name == BoardName.NAME.value:
+            return self.display_name
+        return nickname(self.display_name)
 
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles
@@ -190,6 +218,26 @@ class Membership(Base):
 
     user: Mapped[User] = relationship(back_populates="memberships")
     organisation: Mapped[Organisation] = relationship(back_populates="memberships", lazy="joined")
+
+
+class TeamInvite(Base):
+    """An invitation link (and QR code) to join a volunteer team; expires and can be revoked.
+    No status column: usable means not revoked and not expired."""
+
+    __tablename__ = "team_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+    created_by: Mapped[User] = relationship()
 
 
 class ApiKey(Base):

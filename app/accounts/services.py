@@ -19,6 +19,7 @@ from app.accounts.models import (
     ORGANISATION,
     SELF_SERVICE_ROLES,
     ApiKey,
+    BoardName,
     MemberRole,
     Membership,
     Organisation,
@@ -45,6 +46,17 @@ def _hasher() -> PasswordHasher:
         time_cost=config["PASSWORD_HASH_TIME_COST"],
         memory_cost=config["PASSWORD_HASH_MEMORY_KIB"],
     )
+
+
+def set_board_name(session: Session, user: User, choice: str) -> None:
+    """How the person appears on public leaderboards: their name, a nickname or not at all."""
+    if choice not in {b.value for b in BoardName}:
+        raise ValidationFailed(
+            _l("Please correct the marked fields."),
+            {"board_name": [str(_l("Choose one of the options."))]},
+        )
+    user.board_name = choice
+    session.flush()
 
 
 def hash_password(password: str) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
+
+import segno
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from app.accounts import services
+from app.accounts import services, teams
 from app.accounts.forms import (
     ApiKeyForm,
     DecisionForm,
@@ -24,13 +27,15 @@ from app.accounts.models import (
     OrgKind,
     Role,
     Skill,
+    TeamInvite,
     User,
 )
-from app.errors import NotAllowed, ValidationFailed, get_or_404
+from app.errors import Conflict, NotAllowed, NotFound, ValidationFailed, get_or_404
 from app.extensions import db, limiter
 from app.forms import apply_service_errors, area_choices, district_choices
 from app.labels import choices
 from app.permissions import role_required
+from app.urls import site_url
 
 bp = Blueprint("accounts", __name__)
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -111,7 +116,7 @@ def register() -> str | Response:
                 )
             else:
                 flash(_("Welcome! You can now claim micro-wishes."), "info")
-            return redirect(url_for("accounts.dashboard"))
+            return redirect(_safe_next(url_for("accounts.dashboard")))
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/register.html", form=form), status  # type: ignore[return-value]
 
@@ -127,6 +132,14 @@ def dashboard() -> Response | str:
     if current_user.has_role(Role.ADMIN):
         return redirect(url_for("admin.organisations"))
     return render_template("accounts/me.html", organisation=current_user.organisation)
+
+
+@bp.post("/me/leaderboard-name")
+@login_required
+def leaderboard_name() -> Response:
+    services.set_board_name(db.session, current_user, request.form.get("board_name", ""))
+    flash(_("Saved: how you appear on the leaderboards."), "info")
+    return redirect(url_for("accounts.dashboard"))
 
 
 @bp.route("/organisation", methods=["GET", "POST"])
@@ -173,9 +186,90 @@ def organisation() -> str | Response:
         member_form=member_form,
         key_form=key_form,
         is_admin=current_user.is_org_admin(org),
+        invites=teams.invites_of(db.session, org) if org.kind is OrgKind.TEAM else [],
+        invite_url=lambda invite: site_url("accounts.join", token=invite.token),
+        invite_days=teams.INVITE_DAYS,
         all_skills=choices(Skill),
         declared={s.skill for s in org.skills},
     ), status  # type: ignore[return-value]
+
+
+# --- volunteer team membership ---------------------------------------------------------
+
+
+def _my_team() -> Organisation:
+    org = current_user.organisation
+    if org is None:
+        abort(404)
+    return org
+
+
+@bp.post("/organisation/invites")
+@role_required(Role.TEAM)
+def create_invite() -> Response:
+    days = request.form.get("days", "7")
+    teams.create_invite(db.session, _my_team(), current_user, int(days) if days.isdigit() else 0)
+    flash(_("New invitation link ready: share it or show the QR code."), "info")
+    return redirect(url_for("accounts.organisation", _anchor="invites"))
+
+
+@bp.post("/organisation/invites/<int:invite_id>/revoke")
+@role_required(Role.TEAM)
+def revoke_invite(invite_id: int) -> Response:
+    invite = get_or_404(db.session, TeamInvite, invite_id)
+    teams.revoke_invite(db.session, invite, current_user)
+    flash(_("The invitation link no longer works."), "info")
+    return redirect(url_for("accounts.organisation", _anchor="invites"))
+
+
+@bp.get("/organisation/invites/<int:invite_id>/qr.svg")
+@role_required(Role.TEAM)
+def invite_qr(invite_id: int) -> Response:
+    invite = get_or_404(db.session, TeamInvite, invite_id)
+    if not current_user.is_org_admin(invite.organisation):
+        abort(404)
+    buffer = io.BytesIO()
+    segno.make(site_url("accounts.join", token=invite.token), error="m").save(
+        buffer, kind="svg", scale=5, border=2
+    )
+    return Response(buffer.getvalue(), mimetype="image/svg+xml")
+
+
+@bp.route("/join/<token>", methods=["GET", "POST"])
+def join(token: str) -> str | Response | tuple[str, int]:
+    """The page an invitation link or QR code opens; joining needs an account."""
+    try:
+        invite = teams.usable_invite(db.session, token)
+    except (NotFound, Conflict) as exc:
+        return render_template("accounts/join.html", invite=None, problem=exc.message), exc.status
+    if request.method == "POST":
+        if not current_user.is_authenticated:
+            return redirect(url_for("accounts.login", next=request.path))
+        try:
+            teams.join(db.session, token, current_user)
+        except (Conflict, NotAllowed) as exc:
+            return render_template(
+                "accounts/join.html", invite=invite, problem=exc.message
+            ), exc.status
+        flash(_("Welcome to %(name)s!", name=invite.organisation.name), "info")
+        return redirect(url_for("accounts.organisation"))
+    return render_template("accounts/join.html", invite=invite, problem=None)
+
+
+@bp.post("/organisation/members/<int:membership_id>/remove")
+@role_required(Role.TEAM)
+def remove_member(membership_id: int) -> Response:
+    teams.remove_member(db.session, _my_team(), current_user, membership_id)
+    flash(_("Member removed."), "info")
+    return redirect(url_for("accounts.organisation"))
+
+
+@bp.post("/organisation/members/<int:membership_id>/lead")
+@role_required(Role.TEAM)
+def hand_over(membership_id: int) -> Response:
+    teams.hand_over(db.session, _my_team(), current_user, membership_id)
+    flash(_("Leadership handed over."), "info")
+    return redirect(url_for("accounts.organisation"))
 
 
 @bp.post("/organisation/keys/<int:key_id>/revoke")

@@ -6,11 +6,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal, select
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Organisation, OrgKind, OrgStatus, User
+from app.accounts.models import BoardName, Organisation, OrgKind, OrgStatus, User, nickname
 from app.claims.models import Claim, ClaimStatus
 from app.donations.models import Donation, DonationStatus
 from app.needs.models import Need
@@ -59,12 +60,18 @@ def leaderboard(
     total = func.sum(PointsEntry.amount).label("points")
     if board is Board.PEOPLE:
         owner_id, name = User.id, User.display_name
-        query = select(owner_id, name, total).join(User, User.id == PointsEntry.owner_user_id)
+        shown: Any = User.board_name
+        query = (
+            select(owner_id, name, total, shown)
+            .join(User, User.id == PointsEntry.owner_user_id)
+            .where(User.board_name != BoardName.HIDDEN.value)
+        )
     else:
         owner_id, name = Organisation.id, Organisation.name
+        shown = literal(BoardName.NAME.value)  # organisations appear by name
         kind = OrgKind.COMPANY if board is Board.COMPANIES else OrgKind.TEAM
         query = (
-            select(owner_id, name, total)
+            select(owner_id, name, total, shown)
             .join(Organisation, Organisation.id == PointsEntry.owner_org_id)
             .where(Organisation.kind == kind, Organisation.status == OrgStatus.VERIFIED)
         )
@@ -74,13 +81,18 @@ def leaderboard(
         query = query.where(PointsEntry.created_at >= start)
     query = _area_filter(query, area_code)
     rows = session.execute(
-        query.group_by(owner_id, name)
+        query.group_by(owner_id, name, shown)
         .having(func.sum(PointsEntry.amount) > 0)
         .order_by(total.desc(), owner_id)
         .limit(limit)
     ).all()
     return [
-        Standing(rank=i, owner_id=row[0], name=row[1], points=int(row[2]))
+        Standing(
+            rank=i,
+            owner_id=row[0],
+            name=row[1] if row[3] == BoardName.NAME.value else nickname(row[1]),
+            points=int(row[2]),
+        )
         for i, row in enumerate(rows, start=1)
     ]
 
