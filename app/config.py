@@ -64,6 +64,11 @@ class Settings:
     # Map tiles for the needs map (Leaflet URL template); the page works without them.
     MAP_TILE_URL: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     MAP_TILE_ATTRIBUTION: str = "© OpenStreetMap contributors"
+    # Tile servers for "{s}" in the URL (AutoNavi uses 1234), and the coordinate system the
+    # tiles are drawn in: "wgs84" (OpenStreetMap, Tianditu) or "gcj02" (AutoNavi/Gaode,
+    # Tencent), for which the map shifts the WGS-84 markers onto the tiles. See the README.
+    MAP_TILE_SUBDOMAINS: str = "abc"
+    MAP_TILE_COORDS: str = "wgs84"
     REDIS_URL: str = ""
     # Logs: "json" (one object per line, the production default) or "text".
     LOG_FORMAT: str = ""

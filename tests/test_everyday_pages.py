@@ -51,3 +51,34 @@ def test_plaque_links_to_site_url(app, client, session, monkeypatch):
     )
     assert f"https://shanlian.example.cn/companies/{org.id}" in html
     assert "internal:8000/companies" not in html
+
+
+def test_pool_donation_notice_names_the_item_not_an_empty_title(session, no_mail):
+    from sqlalchemy import select
+
+    from app.donations import services as donations
+    from app.notifications.models import Notification
+    from tests.factories import UserFactory
+
+    company = member_of(OrganisationFactory(verified=True))
+    logged = donations.log_donation(
+        session,
+        company,
+        donations.DonationData(item="棉被", quantity=5, value_yuan=600, district_code="440106"),
+    )
+    donations.receive_donation(session, logged.donation, UserFactory(caseworker=True))
+    notice = session.scalar(select(Notification).where(Notification.user_id == company.id))
+    assert notice is not None
+    assert '""' not in notice.subject and "“”" not in notice.subject
+    assert "棉被" in notice.subject and "棉被" in notice.body
+
+
+def test_map_settings_reach_the_page(app, client, session, monkeypatch):
+    need_in_state(NeedState.PUBLISHED)
+    monkeypatch.setitem(app.config, "MAP_TILE_COORDS", "gcj02")
+    monkeypatch.setitem(app.config, "MAP_TILE_SUBDOMAINS", "1234")
+    html = client.get("/needs").get_data(as_text=True)
+    if 'id="needs-map"' not in html:  # Leaflet not installed in this checkout
+        return
+    assert 'data-coords="gcj02"' in html and 'data-subdomains="1234"' in html
+    assert 'id="map-tiles-failed"' in html

@@ -80,6 +80,8 @@ def test_map_shows_the_needs_even_when_tiles_fail(browser, live_server):
     markers = page.locator("#needs-map path.leaflet-interactive")
     expect(markers).to_have_count(len(places))
     expect(page.locator("#needs-map")).to_have_class(re.compile("tiles-unavailable"))
+    # ...and says so, instead of a blank box.
+    expect(page.locator("#map-tiles-failed")).to_be_visible()
     markers.last.click()  # the last drawn is on top
     links = page.locator(".leaflet-popup-content ul.map-needs a")
     expect(links.first).to_have_attribute("href", re.compile(r"^/needs/\d+$"))

@@ -124,3 +124,35 @@ def test_donors_choose_how_they_appear_on_leaderboards(client, auth, session):
     assert named.display_name in names
     assert nick.display_name not in names and f"{nick.display_name[0]}**" in names
     assert len(names) == 2
+
+
+def test_changing_the_district_moves_the_matching_base(session, team):
+    from app.matching import services as matching
+    from app.places import gazetteer
+
+    leader = member_of(team)
+    here = gazetteer.get(team.district_code)
+    team.base_lat, team.base_lng = here.lat, here.lng
+    other = next(d for d in gazetteer.districts() if d.code != team.district_code)
+    # The form sends the saved point back with the new district.
+    matching.update_matching_profile(
+        session,
+        team,
+        leader,
+        matching.MatchingProfile(
+            district_code=other.code, base_lat=here.lat, base_lng=here.lng, radius_km=30
+        ),
+    )
+    assert (team.base_lat, team.base_lng) == (other.lat, other.lng)
+    assert team.district_code == other.code
+    # New coordinates typed with it win.
+    third = next(d for d in gazetteer.districts() if d.code not in (other.code, here.code))
+    matching.update_matching_profile(
+        session,
+        team,
+        leader,
+        matching.MatchingProfile(
+            district_code=third.code, base_lat=23.2, base_lng=113.3, radius_km=30
+        ),
+    )
+    assert (team.base_lat, team.base_lng) == (23.2, 113.3)

@@ -103,6 +103,8 @@ def list_needs() -> str:
         ],
         map_tiles=current_app.config["MAP_TILE_URL"],
         map_attribution=current_app.config["MAP_TILE_ATTRIBUTION"],
+        map_subdomains=current_app.config["MAP_TILE_SUBDOMAINS"],
+        map_coords="gcj02" if current_app.config["MAP_TILE_COORDS"] == "gcj02" else "wgs84",
         leaflet=_leaflet_installed(current_app.static_folder or ""),
     )
 

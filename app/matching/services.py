@@ -77,6 +77,11 @@ def update_matching_profile(
         raise NotAllowed(_l("Only the organisation's admin or leader can change this."))
     errors: dict[str, list[str]] = {}
     lat, lng = data.base_lat, data.base_lng
+    moved = bool(data.district_code) and data.district_code != organisation.district_code
+    if moved and (lat, lng) == (organisation.base_lat, organisation.base_lng):
+        # The form comes back with the saved point: a new district means a new base, unless
+        # the person also typed new coordinates.
+        lat = lng = None
     if (lat is None) != (lng is None):
         errors["base_lat"] = [str(_l("Give both latitude and longitude, or neither."))]
     elif lat is not None and lng is not None:
@@ -99,6 +104,8 @@ def update_matching_profile(
         errors["weekdays"] = [str(_l("Choose at least one weekday."))]
     if errors:
         raise ValidationFailed(_l("Please correct the marked fields."), errors)
+    if moved and gazetteer.is_district(data.district_code):
+        organisation.district_code = data.district_code
     organisation.base_lat = lat
     organisation.base_lng = lng
     organisation.radius_km = data.radius_km or 0

@@ -101,7 +101,7 @@ def tell_company_received(
     sender: object, *, session: Session, donation: Donation, **_: Any
 ) -> None:
     for member in donation.organisation.memberships:
-        notify(session, member.user, Kind.DONATION_RECEIVED, donation.need)
+        notify(session, member.user, Kind.DONATION_RECEIVED, donation.need, item=donation.item)
 
 
 @events.payment_succeeded.connect

@@ -84,6 +84,10 @@ class Kind(enum.StrEnum):
 class _Message:
     subject: Any  # a lazy string, rendered in the recipient's language
     body: Any
+    # For a message that can come without a need (a donation to a district's pool): never
+    # an empty title in quotes.
+    subject_without_need: Any = None
+    body_without_need: Any = None
 
 
 # English msgids; the zh catalog translates them. Only the need's public title goes in.
@@ -153,6 +157,11 @@ MESSAGES: dict[Kind, _Message] = {
     Kind.DONATION_RECEIVED: _Message(
         _l('Your donation for "%(title)s" was received'),
         _l('Your donation for "%(title)s" has been received. Thank you for your help!'),
+        _l("Your donation of %(item)s was received"),
+        _l(
+            "Your donation of %(item)s to the district's pool has been received. The "
+            "caseworkers will give it to households in need. Thank you!"
+        ),
     ),
     Kind.CASH_RECEIVED: _Message(
         _l('Thank you for your gift to "%(title)s"'),
@@ -252,9 +261,12 @@ def _render(
     """(subject, text for the site, email body), in the recipient's language."""
     values: dict[str, object] = {"title": need.title if need is not None else "", **params}
     message = MESSAGES[kind]
+    subject_text, body_text = message.subject, message.body
+    if need is None and message.subject_without_need is not None:
+        subject_text, body_text = message.subject_without_need, message.body_without_need
     with force_locale(_locale_of(user)):
-        subject = _one_line(str(message.subject) % values)[:200]
-        text = str(message.body) % values
+        subject = _one_line(str(subject_text) % values)[:200]
+        text = str(body_text) % values
         parts = [gettext("Hello %(name)s,", name=user.display_name), text]
         if need is not None:
             parts.append(need_link(user, need))

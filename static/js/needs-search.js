@@ -2,6 +2,32 @@
 // Both are extras: without JavaScript (or without Leaflet, or without map tiles) the
 // search form, the district "Near" choice and the list work the same.
 (function () {
+  // Tiles from AutoNavi (Gaode) or Tencent are drawn in GCJ-02, the mainland's shifted
+  // datum; our points are WGS-84. The published conversion (a few hundred metres).
+  function wgs84ToGcj02(lat, lng) {
+    var a = 6378245.0, ee = 0.00669342162296594323, PI = Math.PI;
+    function tLat(x, y) {
+      var r = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+      r += (20 * Math.sin(6 * x * PI) + 20 * Math.sin(2 * x * PI)) * 2 / 3;
+      r += (20 * Math.sin(y * PI) + 40 * Math.sin(y / 3 * PI)) * 2 / 3;
+      r += (160 * Math.sin(y / 12 * PI) + 320 * Math.sin(y * PI / 30)) * 2 / 3;
+      return r;
+    }
+    function tLng(x, y) {
+      var r = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+      r += (20 * Math.sin(6 * x * PI) + 20 * Math.sin(2 * x * PI)) * 2 / 3;
+      r += (20 * Math.sin(x * PI) + 40 * Math.sin(x / 3 * PI)) * 2 / 3;
+      r += (150 * Math.sin(x / 12 * PI) + 300 * Math.sin(x / 30 * PI)) * 2 / 3;
+      return r;
+    }
+    var dLat = tLat(lng - 105, lat - 35), dLng = tLng(lng - 105, lat - 35);
+    var radLat = lat / 180 * PI, magic = 1 - ee * Math.sin(radLat) * Math.sin(radLat);
+    var sqrtMagic = Math.sqrt(magic);
+    dLat = (dLat * 180) / ((a * (1 - ee)) / (magic * sqrtMagic) * PI);
+    dLng = (dLng * 180) / (a / sqrtMagic * Math.cos(radLat) * PI);
+    return [lat + dLat, lng + dLng];
+  }
+
   "use strict";
 
   var form = document.getElementById("needs-search");
@@ -60,9 +86,13 @@
   var tiles = window.L.tileLayer(box.dataset.tiles, {
     maxZoom: 18,
     attribution: box.dataset.attribution,
+    subdomains: box.dataset.subdomains || "abc",
   });
   tiles.on("tileerror", function () {
-    box.classList.add("tiles-unavailable"); // markers stay; the background stays plain
+    // Markers stay; the background stays plain, and the visitor is told why.
+    box.classList.add("tiles-unavailable");
+    var failed = document.getElementById("map-tiles-failed");
+    if (failed) failed.hidden = false;
   });
   tiles.addTo(map);
 
@@ -71,6 +101,10 @@
   var places = {};
   var points = [];
   needs.forEach(function (need) {
+    if (box.dataset.coords === "gcj02") {
+      var shifted = wgs84ToGcj02(need.lat, need.lng);
+      need = Object.assign({}, need, { lat: shifted[0], lng: shifted[1] });
+    }
     var key = need.lat + "," + need.lng;
     if (!places[key]) {
       places[key] = document.createElement("ul");
