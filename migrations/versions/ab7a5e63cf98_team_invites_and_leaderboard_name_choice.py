@@ -1,7 +1,7 @@
 """team invites and leaderboard name choice
 
 Revision ID: ab7a5e63cf98
-Revises: e565bdffaebf
+Revises: 14ea57a352ff
 Create Date: 2026-12-02 08:27:59.877693
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'ab7a5e63cf98'
-down_revision = 'e565bdffaebf'
+down_revision = '14ea57a352ff'
 branch_labels = None
 depends_on = None
 
