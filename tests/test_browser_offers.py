@@ -23,7 +23,7 @@ PHONE = {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touc
 
 def balance(page) -> int:
     page.goto("/points")
-    return int(page.locator("#balance").inner_text())
+    return int(page.locator("#balance").inner_text().replace(",", ""))
 
 
 def post_lunch(page, title: str) -> str:

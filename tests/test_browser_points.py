@@ -20,7 +20,7 @@ COMPANY = "company4@demo.example"
 
 def balance(page) -> int:
     page.goto("/points")
-    return int(page.locator("#balance").inner_text())
+    return int(page.locator("#balance").inner_text().replace(",", ""))
 
 
 def month_rank(page, name: str) -> int | None:
@@ -72,5 +72,5 @@ def test_company_donation_confirmed_earns_points_and_redeems(new_context: NewCon
     with company.expect_navigation():
         reward.first.locator("button[type=submit]").click()
     expect(company.locator(".flash")).to_contain_text(re.compile(r"[2-9A-HJ-NP-Z]{10}"))
-    assert int(company.locator("#balance").inner_text()) == after_balance - 60
+    assert int(company.locator("#balance").inner_text().replace(",", "")) == after_balance - 60
     expect(company.locator("[id^=redemption-]")).to_have_count(1)

@@ -30,7 +30,7 @@ def _workbook(path: object):
 
 
 def households_figure(page) -> int:
-    return int(page.locator("#fig-households").inner_text().strip())
+    return int(page.locator("#fig-households").inner_text().strip().replace(",", ""))
 
 
 def test_caseworker_imports_households_and_the_dashboard_changes(
